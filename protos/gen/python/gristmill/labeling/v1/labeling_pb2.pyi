@@ -310,3 +310,39 @@ class FinalizeJobRequest(_message.Message):
     job_id: str
     force: bool
     def __init__(self, job_id: _Optional[str] = ..., force: _Optional[bool] = ...) -> None: ...
+
+class LabelingPolicy(_message.Message):
+    __slots__ = ("project", "schema", "overlap", "consensus", "min_coverage", "min_agreement", "lease_seconds", "label_column", "skip_if_labeled", "auto_finalize")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    OVERLAP_FIELD_NUMBER: _ClassVar[int]
+    CONSENSUS_FIELD_NUMBER: _ClassVar[int]
+    MIN_COVERAGE_FIELD_NUMBER: _ClassVar[int]
+    MIN_AGREEMENT_FIELD_NUMBER: _ClassVar[int]
+    LEASE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    LABEL_COLUMN_FIELD_NUMBER: _ClassVar[int]
+    SKIP_IF_LABELED_FIELD_NUMBER: _ClassVar[int]
+    AUTO_FINALIZE_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    schema: LabelSchema
+    overlap: int
+    consensus: ConsensusMethod
+    min_coverage: float
+    min_agreement: float
+    lease_seconds: int
+    label_column: str
+    skip_if_labeled: bool
+    auto_finalize: bool
+    def __init__(self, project: _Optional[str] = ..., schema: _Optional[_Union[LabelSchema, _Mapping]] = ..., overlap: _Optional[int] = ..., consensus: _Optional[_Union[ConsensusMethod, str]] = ..., min_coverage: _Optional[float] = ..., min_agreement: _Optional[float] = ..., lease_seconds: _Optional[int] = ..., label_column: _Optional[str] = ..., skip_if_labeled: _Optional[bool] = ..., auto_finalize: _Optional[bool] = ...) -> None: ...
+
+class PutPolicyRequest(_message.Message):
+    __slots__ = ("policy",)
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    policy: LabelingPolicy
+    def __init__(self, policy: _Optional[_Union[LabelingPolicy, _Mapping]] = ...) -> None: ...
+
+class GetPolicyRequest(_message.Message):
+    __slots__ = ("project",)
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    def __init__(self, project: _Optional[str] = ...) -> None: ...

@@ -35,6 +35,16 @@ class LabelingServiceStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.PutPolicy = channel.unary_unary(
+                '/gristmill.labeling.v1.LabelingService/PutPolicy',
+                request_serializer=gristmill_dot_labeling_dot_v1_dot_labeling__pb2.PutPolicyRequest.SerializeToString,
+                response_deserializer=gristmill_dot_labeling_dot_v1_dot_labeling__pb2.LabelingPolicy.FromString,
+                _registered_method=True)
+        self.GetPolicy = channel.unary_unary(
+                '/gristmill.labeling.v1.LabelingService/GetPolicy',
+                request_serializer=gristmill_dot_labeling_dot_v1_dot_labeling__pb2.GetPolicyRequest.SerializeToString,
+                response_deserializer=gristmill_dot_labeling_dot_v1_dot_labeling__pb2.LabelingPolicy.FromString,
+                _registered_method=True)
         self.CreateJob = channel.unary_unary(
                 '/gristmill.labeling.v1.LabelingService/CreateJob',
                 request_serializer=gristmill_dot_labeling_dot_v1_dot_labeling__pb2.CreateJobRequest.SerializeToString,
@@ -80,6 +90,19 @@ class LabelingServiceStub:
 class LabelingServiceServicer:
     """Annotation jobs with a leased task queue, overlap, gold items and consensus.
     """
+
+    def PutPolicy(self, request, context):
+        """The project's labeling policy: how DatasetIngested events become jobs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPolicy(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
 
     def CreateJob(self, request, context):
         """Missing associated documentation comment in .proto file."""
@@ -134,6 +157,16 @@ class LabelingServiceServicer:
 
 def add_LabelingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'PutPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutPolicy,
+                    request_deserializer=gristmill_dot_labeling_dot_v1_dot_labeling__pb2.PutPolicyRequest.FromString,
+                    response_serializer=gristmill_dot_labeling_dot_v1_dot_labeling__pb2.LabelingPolicy.SerializeToString,
+            ),
+            'GetPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPolicy,
+                    request_deserializer=gristmill_dot_labeling_dot_v1_dot_labeling__pb2.GetPolicyRequest.FromString,
+                    response_serializer=gristmill_dot_labeling_dot_v1_dot_labeling__pb2.LabelingPolicy.SerializeToString,
+            ),
             'CreateJob': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateJob,
                     request_deserializer=gristmill_dot_labeling_dot_v1_dot_labeling__pb2.CreateJobRequest.FromString,
@@ -185,6 +218,60 @@ def add_LabelingServiceServicer_to_server(servicer, server):
 class LabelingService:
     """Annotation jobs with a leased task queue, overlap, gold items and consensus.
     """
+
+    @staticmethod
+    def PutPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gristmill.labeling.v1.LabelingService/PutPolicy',
+            gristmill_dot_labeling_dot_v1_dot_labeling__pb2.PutPolicyRequest.SerializeToString,
+            gristmill_dot_labeling_dot_v1_dot_labeling__pb2.LabelingPolicy.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gristmill.labeling.v1.LabelingService/GetPolicy',
+            gristmill_dot_labeling_dot_v1_dot_labeling__pb2.GetPolicyRequest.SerializeToString,
+            gristmill_dot_labeling_dot_v1_dot_labeling__pb2.LabelingPolicy.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
 
     @staticmethod
     def CreateJob(request,
