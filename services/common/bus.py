@@ -23,11 +23,11 @@ from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError, Message
 from google.protobuf.timestamp_pb2 import Timestamp
+from gristmill.events.v1 import events_pb2 as ev
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, OffsetAndMetadata
 from kafka.errors import TopicAlreadyExistsError
 from sqlalchemy.orm import Session
 
-from gristmill.events.v1 import events_pb2 as ev
 from services.common.metrics import EVENTS_CONSUMED, EVENTS_PUBLISHED
 from services.common.store import Store
 
@@ -94,6 +94,7 @@ def make_producer(bootstrap: str, client_id: str) -> KafkaProducer:
         bootstrap_servers=bootstrap, client_id=client_id, acks="all", enable_idempotence=True,
         linger_ms=0, retries=2**31 - 1, delivery_timeout_ms=120_000, max_in_flight_requests_per_connection=5,
         reconnect_backoff_ms=200, reconnect_backoff_max_ms=2000,
+        max_block_ms=10_000,  # a send while the broker is away fails fast; the outbox keeps the event
     )
 
 
@@ -113,9 +114,15 @@ class Publisher:
         self.store.add_outbox(session, event.meta.event_id, topic_of(event), key or event.meta.project,
                               event.SerializeToString(), _headers(event))
 
-    def flush(self, timeout: float = 30.0) -> int:
-        """Send every unpublished outbox record in order; returns how many were sent."""
-        with self._lock:
+    def flush(self, timeout: float = 5.0, wait_lock: float = 1.0) -> int:
+        """Send unpublished outbox records in order; returns how many were sent.
+
+        If another flush (usually the relay) is busy for longer than `wait_lock`, leave the records
+        to it rather than block the caller: the outbox already made them durable.
+        """
+        if not self._lock.acquire(timeout=wait_lock):
+            return 0
+        try:
             sent = 0
             for rec in self.store.pending_outbox():
                 if self._producer is None:
@@ -126,6 +133,8 @@ class Publisher:
                 EVENTS_PUBLISHED.labels(rec.topic).inc()
                 sent += 1
             return sent
+        finally:
+            self._lock.release()
 
     def start_relay(self) -> None:
         def loop() -> None:
@@ -248,7 +257,10 @@ class Consumer:
     def _dead_letter(self, rec, event_id: str, error: str) -> None:
         if self._dlq is None:
             self._dlq = make_producer(self.bootstrap, f"{self.group_id}-dlq")
-        headers = list(rec.headers or []) + [
+        headers = list(rec.headers or [])
+        if event_id and not any(k == "event_id" for k, _ in headers):
+            headers.append(("event_id", event_id.encode()))
+        headers += [
             ("dlq_error", error.encode()[:4000]), ("dlq_topic", rec.topic.encode()),
             ("dlq_partition", str(rec.partition).encode()), ("dlq_offset", str(rec.offset).encode()),
         ]
