@@ -11,18 +11,17 @@ import zlib
 
 import grpc
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
-
 from gristmill.common.v1 import common_pb2
 from gristmill.events.v1 import events_pb2 as ev
 from gristmill.ingestion.v1 import ingestion_pb2 as pb
 from gristmill.ingestion.v1 import ingestion_pb2_grpc as pb_grpc
+from kafka import KafkaConsumer, KafkaProducer
+
 from services.common.bus import TOPICS
-from services.common.grpc_server import channel_options
 from services.common.errors import NotFound
+from services.common.grpc_server import channel_options
 from services.ingestion import client
 from services.ingestion.config import IngestionSettings
 from services.ingestion.formats import encode_png

@@ -23,31 +23,40 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from gristmill.common.v1 import common_pb2 as gristmill_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(gristmill/deployment/v1/deployment.proto\x12\x17gristmill.deployment.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc5\x02\n\nDeployment\x12\x15\n\rdeployment_id\x18\x01 \x01(\t\x12\x0f\n\x07project\x18\x02 \x01(\t\x12\x12\n\nmodel_name\x18\x03 \x01(\t\x12\x18\n\x10model_version_id\x18\x04 \x01(\t\x12!\n\x19previous_model_version_id\x18\x05 \x01(\t\x12\x16\n\x0e\x63\x61nary_percent\x18\x06 \x01(\x05\x12\x37\n\x05state\x18\x07 \x01(\x0e\x32(.gristmill.deployment.v1.DeploymentState\x12\x15\n\rrest_endpoint\x18\x08 \x01(\t\x12\x15\n\rgrpc_endpoint\x18\t \x01(\t\x12\x0f\n\x07message\x18\n \x01(\t\x12.\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"~\n\rDeployRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x12\n\nmodel_name\x18\x02 \x01(\t\x12\x18\n\x10model_version_id\x18\x03 \x01(\t\x12\x16\n\x0e\x63\x61nary_percent\x18\x04 \x01(\x05\x12\x16\n\x0e\x63orrelation_id\x18\x05 \x01(\t\"\'\n\x0ePromoteRequest\x12\x15\n\rdeployment_id\x18\x01 \x01(\t\"(\n\x0fRollbackRequest\x12\x15\n\rdeployment_id\x18\x01 \x01(\t\"-\n\x14GetDeploymentRequest\x12\x15\n\rdeployment_id\x18\x01 \x01(\t\"P\n\x16ListDeploymentsRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"l\n\x17ListDeploymentsResponse\x12\x38\n\x0b\x64\x65ployments\x18\x01 \x03(\x0b\x32#.gristmill.deployment.v1.Deployment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\xac\x01\n\x0f\x44\x65ploymentState\x12 \n\x1c\x44\x45PLOYMENT_STATE_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x44\x45PLOYMENT_STATE_PENDING\x10\x01\x12\x1a\n\x16\x44\x45PLOYMENT_STATE_READY\x10\x02\x12\x1b\n\x17\x44\x45PLOYMENT_STATE_FAILED\x10\x03\x12 \n\x1c\x44\x45PLOYMENT_STATE_ROLLED_BACK\x10\x04\x32\xf9\x03\n\x11\x44\x65ploymentService\x12U\n\x06\x44\x65ploy\x12&.gristmill.deployment.v1.DeployRequest\x1a#.gristmill.deployment.v1.Deployment\x12W\n\x07Promote\x12\'.gristmill.deployment.v1.PromoteRequest\x1a#.gristmill.deployment.v1.Deployment\x12Y\n\x08Rollback\x12(.gristmill.deployment.v1.RollbackRequest\x1a#.gristmill.deployment.v1.Deployment\x12\x63\n\rGetDeployment\x12-.gristmill.deployment.v1.GetDeploymentRequest\x1a#.gristmill.deployment.v1.Deployment\x12t\n\x0fListDeployments\x12/.gristmill.deployment.v1.ListDeploymentsRequest\x1a\x30.gristmill.deployment.v1.ListDeploymentsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(gristmill/deployment/v1/deployment.proto\x12\x17gristmill.deployment.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a gristmill/common/v1/common.proto\"\x82\x01\n\x08\x45ndpoint\x12\x15\n\rdeployment_id\x18\x01 \x01(\t\x12\x18\n\x10model_version_id\x18\x02 \x01(\t\x12\x15\n\rrest_endpoint\x18\x03 \x01(\t\x12\x15\n\rgrpc_endpoint\x18\x04 \x01(\t\x12\x17\n\x0ftraffic_percent\x18\x05 \x01(\x05\"\xf0\x03\n\nDeployment\x12\x15\n\rdeployment_id\x18\x01 \x01(\t\x12\x0f\n\x07project\x18\x02 \x01(\t\x12\x12\n\nmodel_name\x18\x03 \x01(\t\x12\x18\n\x10model_version_id\x18\x04 \x01(\t\x12!\n\x19previous_model_version_id\x18\x05 \x01(\t\x12\x16\n\x0e\x63\x61nary_percent\x18\x06 \x01(\x05\x12\x37\n\x05state\x18\x07 \x01(\x0e\x32(.gristmill.deployment.v1.DeploymentState\x12\x15\n\rrest_endpoint\x18\x08 \x01(\t\x12\x15\n\rgrpc_endpoint\x18\t \x01(\t\x12\x0f\n\x07message\x18\n \x01(\t\x12.\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\tendpoints\x18\x0c \x03(\x0b\x32!.gristmill.deployment.v1.Endpoint\x12\x1e\n\x16previous_deployment_id\x18\r \x01(\t\x12\x15\n\revaluation_id\x18\x0e \x01(\t\x12\x0c\n\x04mode\x18\x0f \x01(\t\x12.\n\nupdated_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe1\x01\n\rDeployRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x12\n\nmodel_name\x18\x02 \x01(\t\x12\x18\n\x10model_version_id\x18\x03 \x01(\t\x12\x16\n\x0e\x63\x61nary_percent\x18\x04 \x01(\x05\x12\x16\n\x0e\x63orrelation_id\x18\x05 \x01(\t\x12\x34\n\nmodel_card\x18\x06 \x01(\x0b\x32 .gristmill.common.v1.ArtifactRef\x12\x0c\n\x04wait\x18\x07 \x01(\x08\x12\x1d\n\x15ready_timeout_seconds\x18\x08 \x01(\x01\"\'\n\x0ePromoteRequest\x12\x15\n\rdeployment_id\x18\x01 \x01(\t\"(\n\x0fRollbackRequest\x12\x15\n\rdeployment_id\x18\x01 \x01(\t\"-\n\x14GetDeploymentRequest\x12\x15\n\rdeployment_id\x18\x01 \x01(\t\"d\n\x16ListDeploymentsRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x12\n\nmodel_name\x18\x04 \x01(\t\"l\n\x17ListDeploymentsResponse\x12\x38\n\x0b\x64\x65ployments\x18\x01 \x03(\x0b\x32#.gristmill.deployment.v1.Deployment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xb4\x01\n\rRolloutPolicy\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x12\n\nmodel_name\x18\x02 \x01(\t\x12\x16\n\x0e\x63\x61nary_percent\x18\x03 \x01(\x05\x12\x17\n\x0fmanual_approval\x18\x04 \x01(\x08\x12\x1d\n\x15ready_timeout_seconds\x18\x05 \x01(\x01\x12.\n\nupdated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Q\n\x17PutRolloutPolicyRequest\x12\x36\n\x06policy\x18\x01 \x01(\x0b\x32&.gristmill.deployment.v1.RolloutPolicy\"*\n\x17GetRolloutPolicyRequest\x12\x0f\n\x07project\x18\x01 \x01(\t*\xcd\x01\n\x0f\x44\x65ploymentState\x12 \n\x1c\x44\x45PLOYMENT_STATE_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x44\x45PLOYMENT_STATE_PENDING\x10\x01\x12\x1a\n\x16\x44\x45PLOYMENT_STATE_READY\x10\x02\x12\x1b\n\x17\x44\x45PLOYMENT_STATE_FAILED\x10\x03\x12 \n\x1c\x44\x45PLOYMENT_STATE_ROLLED_BACK\x10\x04\x12\x1f\n\x1b\x44\x45PLOYMENT_STATE_SUPERSEDED\x10\x05\x32\xd5\x05\n\x11\x44\x65ploymentService\x12U\n\x06\x44\x65ploy\x12&.gristmill.deployment.v1.DeployRequest\x1a#.gristmill.deployment.v1.Deployment\x12W\n\x07Promote\x12\'.gristmill.deployment.v1.PromoteRequest\x1a#.gristmill.deployment.v1.Deployment\x12Y\n\x08Rollback\x12(.gristmill.deployment.v1.RollbackRequest\x1a#.gristmill.deployment.v1.Deployment\x12\x63\n\rGetDeployment\x12-.gristmill.deployment.v1.GetDeploymentRequest\x1a#.gristmill.deployment.v1.Deployment\x12t\n\x0fListDeployments\x12/.gristmill.deployment.v1.ListDeploymentsRequest\x1a\x30.gristmill.deployment.v1.ListDeploymentsResponse\x12l\n\x10PutRolloutPolicy\x12\x30.gristmill.deployment.v1.PutRolloutPolicyRequest\x1a&.gristmill.deployment.v1.RolloutPolicy\x12l\n\x10GetRolloutPolicy\x12\x30.gristmill.deployment.v1.GetRolloutPolicyRequest\x1a&.gristmill.deployment.v1.RolloutPolicyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'gristmill.deployment.v1.deployment_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DEPLOYMENTSTATE']._serialized_start=881
-  _globals['_DEPLOYMENTSTATE']._serialized_end=1053
-  _globals['_DEPLOYMENT']._serialized_start=103
-  _globals['_DEPLOYMENT']._serialized_end=428
-  _globals['_DEPLOYREQUEST']._serialized_start=430
-  _globals['_DEPLOYREQUEST']._serialized_end=556
-  _globals['_PROMOTEREQUEST']._serialized_start=558
-  _globals['_PROMOTEREQUEST']._serialized_end=597
-  _globals['_ROLLBACKREQUEST']._serialized_start=599
-  _globals['_ROLLBACKREQUEST']._serialized_end=639
-  _globals['_GETDEPLOYMENTREQUEST']._serialized_start=641
-  _globals['_GETDEPLOYMENTREQUEST']._serialized_end=686
-  _globals['_LISTDEPLOYMENTSREQUEST']._serialized_start=688
-  _globals['_LISTDEPLOYMENTSREQUEST']._serialized_end=768
-  _globals['_LISTDEPLOYMENTSRESPONSE']._serialized_start=770
-  _globals['_LISTDEPLOYMENTSRESPONSE']._serialized_end=878
-  _globals['_DEPLOYMENTSERVICE']._serialized_start=1056
-  _globals['_DEPLOYMENTSERVICE']._serialized_end=1561
+  _globals['_DEPLOYMENTSTATE']._serialized_start=1649
+  _globals['_DEPLOYMENTSTATE']._serialized_end=1854
+  _globals['_ENDPOINT']._serialized_start=137
+  _globals['_ENDPOINT']._serialized_end=267
+  _globals['_DEPLOYMENT']._serialized_start=270
+  _globals['_DEPLOYMENT']._serialized_end=766
+  _globals['_DEPLOYREQUEST']._serialized_start=769
+  _globals['_DEPLOYREQUEST']._serialized_end=994
+  _globals['_PROMOTEREQUEST']._serialized_start=996
+  _globals['_PROMOTEREQUEST']._serialized_end=1035
+  _globals['_ROLLBACKREQUEST']._serialized_start=1037
+  _globals['_ROLLBACKREQUEST']._serialized_end=1077
+  _globals['_GETDEPLOYMENTREQUEST']._serialized_start=1079
+  _globals['_GETDEPLOYMENTREQUEST']._serialized_end=1124
+  _globals['_LISTDEPLOYMENTSREQUEST']._serialized_start=1126
+  _globals['_LISTDEPLOYMENTSREQUEST']._serialized_end=1226
+  _globals['_LISTDEPLOYMENTSRESPONSE']._serialized_start=1228
+  _globals['_LISTDEPLOYMENTSRESPONSE']._serialized_end=1336
+  _globals['_ROLLOUTPOLICY']._serialized_start=1339
+  _globals['_ROLLOUTPOLICY']._serialized_end=1519
+  _globals['_PUTROLLOUTPOLICYREQUEST']._serialized_start=1521
+  _globals['_PUTROLLOUTPOLICYREQUEST']._serialized_end=1602
+  _globals['_GETROLLOUTPOLICYREQUEST']._serialized_start=1604
+  _globals['_GETROLLOUTPOLICYREQUEST']._serialized_end=1646
+  _globals['_DEPLOYMENTSERVICE']._serialized_start=1857
+  _globals['_DEPLOYMENTSERVICE']._serialized_end=2582
 # @@protoc_insertion_point(module_scope)

@@ -60,6 +60,16 @@ class DeploymentServiceStub:
                 request_serializer=gristmill_dot_deployment_dot_v1_dot_deployment__pb2.ListDeploymentsRequest.SerializeToString,
                 response_deserializer=gristmill_dot_deployment_dot_v1_dot_deployment__pb2.ListDeploymentsResponse.FromString,
                 _registered_method=True)
+        self.PutRolloutPolicy = channel.unary_unary(
+                '/gristmill.deployment.v1.DeploymentService/PutRolloutPolicy',
+                request_serializer=gristmill_dot_deployment_dot_v1_dot_deployment__pb2.PutRolloutPolicyRequest.SerializeToString,
+                response_deserializer=gristmill_dot_deployment_dot_v1_dot_deployment__pb2.RolloutPolicy.FromString,
+                _registered_method=True)
+        self.GetRolloutPolicy = channel.unary_unary(
+                '/gristmill.deployment.v1.DeploymentService/GetRolloutPolicy',
+                request_serializer=gristmill_dot_deployment_dot_v1_dot_deployment__pb2.GetRolloutPolicyRequest.SerializeToString,
+                response_deserializer=gristmill_dot_deployment_dot_v1_dot_deployment__pb2.RolloutPolicy.FromString,
+                _registered_method=True)
 
 
 class DeploymentServiceServicer:
@@ -96,6 +106,19 @@ class DeploymentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PutRolloutPolicy(self, request, context):
+        """How passing evaluations of a project roll out (model name, canary %, manual approval).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRolloutPolicy(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DeploymentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -123,6 +146,16 @@ def add_DeploymentServiceServicer_to_server(servicer, server):
                     servicer.ListDeployments,
                     request_deserializer=gristmill_dot_deployment_dot_v1_dot_deployment__pb2.ListDeploymentsRequest.FromString,
                     response_serializer=gristmill_dot_deployment_dot_v1_dot_deployment__pb2.ListDeploymentsResponse.SerializeToString,
+            ),
+            'PutRolloutPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutRolloutPolicy,
+                    request_deserializer=gristmill_dot_deployment_dot_v1_dot_deployment__pb2.PutRolloutPolicyRequest.FromString,
+                    response_serializer=gristmill_dot_deployment_dot_v1_dot_deployment__pb2.RolloutPolicy.SerializeToString,
+            ),
+            'GetRolloutPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRolloutPolicy,
+                    request_deserializer=gristmill_dot_deployment_dot_v1_dot_deployment__pb2.GetRolloutPolicyRequest.FromString,
+                    response_serializer=gristmill_dot_deployment_dot_v1_dot_deployment__pb2.RolloutPolicy.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -261,6 +294,60 @@ class DeploymentService:
             '/gristmill.deployment.v1.DeploymentService/ListDeployments',
             gristmill_dot_deployment_dot_v1_dot_deployment__pb2.ListDeploymentsRequest.SerializeToString,
             gristmill_dot_deployment_dot_v1_dot_deployment__pb2.ListDeploymentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutRolloutPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gristmill.deployment.v1.DeploymentService/PutRolloutPolicy',
+            gristmill_dot_deployment_dot_v1_dot_deployment__pb2.PutRolloutPolicyRequest.SerializeToString,
+            gristmill_dot_deployment_dot_v1_dot_deployment__pb2.RolloutPolicy.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRolloutPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gristmill.deployment.v1.DeploymentService/GetRolloutPolicy',
+            gristmill_dot_deployment_dot_v1_dot_deployment__pb2.GetRolloutPolicyRequest.SerializeToString,
+            gristmill_dot_deployment_dot_v1_dot_deployment__pb2.RolloutPolicy.FromString,
             options,
             channel_credentials,
             insecure,

@@ -60,6 +60,16 @@ class EvaluationServiceStub:
                 request_serializer=gristmill_dot_evaluation_dot_v1_dot_evaluation__pb2.GetStudyRequest.SerializeToString,
                 response_deserializer=gristmill_dot_evaluation_dot_v1_dot_evaluation__pb2.Study.FromString,
                 _registered_method=True)
+        self.PutGatePolicy = channel.unary_unary(
+                '/gristmill.evaluation.v1.EvaluationService/PutGatePolicy',
+                request_serializer=gristmill_dot_evaluation_dot_v1_dot_evaluation__pb2.PutGatePolicyRequest.SerializeToString,
+                response_deserializer=gristmill_dot_evaluation_dot_v1_dot_evaluation__pb2.GatePolicy.FromString,
+                _registered_method=True)
+        self.GetGatePolicy = channel.unary_unary(
+                '/gristmill.evaluation.v1.EvaluationService/GetGatePolicy',
+                request_serializer=gristmill_dot_evaluation_dot_v1_dot_evaluation__pb2.GetGatePolicyRequest.SerializeToString,
+                response_deserializer=gristmill_dot_evaluation_dot_v1_dot_evaluation__pb2.GatePolicy.FromString,
+                _registered_method=True)
 
 
 class EvaluationServiceServicer:
@@ -96,6 +106,20 @@ class EvaluationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PutGatePolicy(self, request, context):
+        """The promotion gate of a project: which metric, against what, and whether to evaluate
+        every ModelTrained automatically.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetGatePolicy(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EvaluationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -123,6 +147,16 @@ def add_EvaluationServiceServicer_to_server(servicer, server):
                     servicer.GetStudy,
                     request_deserializer=gristmill_dot_evaluation_dot_v1_dot_evaluation__pb2.GetStudyRequest.FromString,
                     response_serializer=gristmill_dot_evaluation_dot_v1_dot_evaluation__pb2.Study.SerializeToString,
+            ),
+            'PutGatePolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutGatePolicy,
+                    request_deserializer=gristmill_dot_evaluation_dot_v1_dot_evaluation__pb2.PutGatePolicyRequest.FromString,
+                    response_serializer=gristmill_dot_evaluation_dot_v1_dot_evaluation__pb2.GatePolicy.SerializeToString,
+            ),
+            'GetGatePolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetGatePolicy,
+                    request_deserializer=gristmill_dot_evaluation_dot_v1_dot_evaluation__pb2.GetGatePolicyRequest.FromString,
+                    response_serializer=gristmill_dot_evaluation_dot_v1_dot_evaluation__pb2.GatePolicy.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -261,6 +295,60 @@ class EvaluationService:
             '/gristmill.evaluation.v1.EvaluationService/GetStudy',
             gristmill_dot_evaluation_dot_v1_dot_evaluation__pb2.GetStudyRequest.SerializeToString,
             gristmill_dot_evaluation_dot_v1_dot_evaluation__pb2.Study.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutGatePolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gristmill.evaluation.v1.EvaluationService/PutGatePolicy',
+            gristmill_dot_evaluation_dot_v1_dot_evaluation__pb2.PutGatePolicyRequest.SerializeToString,
+            gristmill_dot_evaluation_dot_v1_dot_evaluation__pb2.GatePolicy.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetGatePolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gristmill.evaluation.v1.EvaluationService/GetGatePolicy',
+            gristmill_dot_evaluation_dot_v1_dot_evaluation__pb2.GetGatePolicyRequest.SerializeToString,
+            gristmill_dot_evaluation_dot_v1_dot_evaluation__pb2.GatePolicy.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from gristmill.common.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -90,7 +91,7 @@ class GoldItem(_message.Message):
     def __init__(self, item_index: _Optional[int] = ..., label: _Optional[_Union[Label, _Mapping]] = ...) -> None: ...
 
 class CreateJobRequest(_message.Message):
-    __slots__ = ("project", "dataset_id", "version_id", "schema", "overlap", "gold", "consensus", "min_coverage", "min_agreement", "lease_seconds", "label_column", "correlation_id", "auto_finalize")
+    __slots__ = ("project", "dataset_id", "version_id", "schema", "overlap", "gold", "consensus", "min_coverage", "min_agreement", "lease_seconds", "label_column", "correlation_id", "auto_finalize", "data", "dataset_schema")
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
     VERSION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -104,6 +105,8 @@ class CreateJobRequest(_message.Message):
     LABEL_COLUMN_FIELD_NUMBER: _ClassVar[int]
     CORRELATION_ID_FIELD_NUMBER: _ClassVar[int]
     AUTO_FINALIZE_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    DATASET_SCHEMA_FIELD_NUMBER: _ClassVar[int]
     project: str
     dataset_id: str
     version_id: str
@@ -117,10 +120,12 @@ class CreateJobRequest(_message.Message):
     label_column: str
     correlation_id: str
     auto_finalize: bool
-    def __init__(self, project: _Optional[str] = ..., dataset_id: _Optional[str] = ..., version_id: _Optional[str] = ..., schema: _Optional[_Union[LabelSchema, _Mapping]] = ..., overlap: _Optional[int] = ..., gold: _Optional[_Iterable[_Union[GoldItem, _Mapping]]] = ..., consensus: _Optional[_Union[ConsensusMethod, str]] = ..., min_coverage: _Optional[float] = ..., min_agreement: _Optional[float] = ..., lease_seconds: _Optional[int] = ..., label_column: _Optional[str] = ..., correlation_id: _Optional[str] = ..., auto_finalize: _Optional[bool] = ...) -> None: ...
+    data: _common_pb2.ArtifactRef
+    dataset_schema: _common_pb2.Schema
+    def __init__(self, project: _Optional[str] = ..., dataset_id: _Optional[str] = ..., version_id: _Optional[str] = ..., schema: _Optional[_Union[LabelSchema, _Mapping]] = ..., overlap: _Optional[int] = ..., gold: _Optional[_Iterable[_Union[GoldItem, _Mapping]]] = ..., consensus: _Optional[_Union[ConsensusMethod, str]] = ..., min_coverage: _Optional[float] = ..., min_agreement: _Optional[float] = ..., lease_seconds: _Optional[int] = ..., label_column: _Optional[str] = ..., correlation_id: _Optional[str] = ..., auto_finalize: _Optional[bool] = ..., data: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., dataset_schema: _Optional[_Union[_common_pb2.Schema, _Mapping]] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("job_id", "project", "dataset_id", "version_id", "schema", "overlap", "consensus", "min_coverage", "min_agreement", "lease_seconds", "state", "num_items", "labeled_version_id", "created_at", "auto_finalize")
+    __slots__ = ("job_id", "project", "dataset_id", "version_id", "schema", "overlap", "consensus", "min_coverage", "min_agreement", "lease_seconds", "state", "num_items", "labeled_version_id", "created_at", "auto_finalize", "data", "labeled_data", "correlation_id")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
@@ -136,6 +141,9 @@ class Job(_message.Message):
     LABELED_VERSION_ID_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     AUTO_FINALIZE_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    LABELED_DATA_FIELD_NUMBER: _ClassVar[int]
+    CORRELATION_ID_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     project: str
     dataset_id: str
@@ -151,7 +159,10 @@ class Job(_message.Message):
     labeled_version_id: str
     created_at: _timestamp_pb2.Timestamp
     auto_finalize: bool
-    def __init__(self, job_id: _Optional[str] = ..., project: _Optional[str] = ..., dataset_id: _Optional[str] = ..., version_id: _Optional[str] = ..., schema: _Optional[_Union[LabelSchema, _Mapping]] = ..., overlap: _Optional[int] = ..., consensus: _Optional[_Union[ConsensusMethod, str]] = ..., min_coverage: _Optional[float] = ..., min_agreement: _Optional[float] = ..., lease_seconds: _Optional[int] = ..., state: _Optional[_Union[JobState, str]] = ..., num_items: _Optional[int] = ..., labeled_version_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., auto_finalize: _Optional[bool] = ...) -> None: ...
+    data: _common_pb2.ArtifactRef
+    labeled_data: _common_pb2.ArtifactRef
+    correlation_id: str
+    def __init__(self, job_id: _Optional[str] = ..., project: _Optional[str] = ..., dataset_id: _Optional[str] = ..., version_id: _Optional[str] = ..., schema: _Optional[_Union[LabelSchema, _Mapping]] = ..., overlap: _Optional[int] = ..., consensus: _Optional[_Union[ConsensusMethod, str]] = ..., min_coverage: _Optional[float] = ..., min_agreement: _Optional[float] = ..., lease_seconds: _Optional[int] = ..., state: _Optional[_Union[JobState, str]] = ..., num_items: _Optional[int] = ..., labeled_version_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., auto_finalize: _Optional[bool] = ..., data: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., labeled_data: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., correlation_id: _Optional[str] = ...) -> None: ...
 
 class GetJobRequest(_message.Message):
     __slots__ = ("job_id",)
@@ -284,7 +295,7 @@ class PairKappa(_message.Message):
     def __init__(self, annotator_a: _Optional[str] = ..., annotator_b: _Optional[str] = ..., cohen_kappa: _Optional[float] = ..., shared_items: _Optional[int] = ...) -> None: ...
 
 class JobStats(_message.Message):
-    __slots__ = ("num_items", "annotations", "coverage", "fleiss_kappa", "cohen", "annotators", "flagged_items", "thresholds_met")
+    __slots__ = ("num_items", "annotations", "coverage", "fleiss_kappa", "cohen", "annotators", "flagged_items", "thresholds_met", "covered_items")
     NUM_ITEMS_FIELD_NUMBER: _ClassVar[int]
     ANNOTATIONS_FIELD_NUMBER: _ClassVar[int]
     COVERAGE_FIELD_NUMBER: _ClassVar[int]
@@ -293,6 +304,7 @@ class JobStats(_message.Message):
     ANNOTATORS_FIELD_NUMBER: _ClassVar[int]
     FLAGGED_ITEMS_FIELD_NUMBER: _ClassVar[int]
     THRESHOLDS_MET_FIELD_NUMBER: _ClassVar[int]
+    COVERED_ITEMS_FIELD_NUMBER: _ClassVar[int]
     num_items: int
     annotations: int
     coverage: float
@@ -301,7 +313,8 @@ class JobStats(_message.Message):
     annotators: _containers.RepeatedCompositeFieldContainer[AnnotatorStats]
     flagged_items: _containers.RepeatedScalarFieldContainer[int]
     thresholds_met: bool
-    def __init__(self, num_items: _Optional[int] = ..., annotations: _Optional[int] = ..., coverage: _Optional[float] = ..., fleiss_kappa: _Optional[float] = ..., cohen: _Optional[_Iterable[_Union[PairKappa, _Mapping]]] = ..., annotators: _Optional[_Iterable[_Union[AnnotatorStats, _Mapping]]] = ..., flagged_items: _Optional[_Iterable[int]] = ..., thresholds_met: _Optional[bool] = ...) -> None: ...
+    covered_items: int
+    def __init__(self, num_items: _Optional[int] = ..., annotations: _Optional[int] = ..., coverage: _Optional[float] = ..., fleiss_kappa: _Optional[float] = ..., cohen: _Optional[_Iterable[_Union[PairKappa, _Mapping]]] = ..., annotators: _Optional[_Iterable[_Union[AnnotatorStats, _Mapping]]] = ..., flagged_items: _Optional[_Iterable[int]] = ..., thresholds_met: _Optional[bool] = ..., covered_items: _Optional[int] = ...) -> None: ...
 
 class FinalizeJobRequest(_message.Message):
     __slots__ = ("job_id", "force")

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from gristmill.common.v1 import common_pb2 as gristmill_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(gristmill/monitoring/v1/monitoring.proto\x12\x17gristmill.monitoring.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a gristmill/common/v1/common.proto\"^\n\x0b\x43olumnDrift\x12\x0e\n\x06\x63olumn\x18\x01 \x01(\t\x12\x0c\n\x04test\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x11\n\tthreshold\x18\x04 \x01(\x01\x12\x0f\n\x07\x64rifted\x18\x05 \x01(\x08\"\xb7\x02\n\x0b\x44riftReport\x12\x11\n\treport_id\x18\x01 \x01(\t\x12\x0f\n\x07project\x18\x02 \x01(\t\x12\x12\n\nmodel_name\x18\x03 \x01(\t\x12\x18\n\x10model_version_id\x18\x04 \x01(\t\x12\x35\n\x07\x63olumns\x18\x05 \x03(\x0b\x32$.gristmill.monitoring.v1.ColumnDrift\x12\x13\n\x0b\x64rift_share\x18\x06 \x01(\x01\x12\x15\n\rdataset_drift\x18\x07 \x01(\x08\x12\x13\n\x0bwindow_rows\x18\x08 \x01(\x03\x12.\n\x04html\x18\t \x01(\x0b\x32 .gristmill.common.v1.ArtifactRef\x12.\n\ncreated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\",\n\x16GetDriftSummaryRequest\x12\x12\n\nmodel_name\x18\x01 \x01(\t\"T\n\x17ListDriftReportsRequest\x12\x12\n\nmodel_name\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"j\n\x18ListDriftReportsResponse\x12\x35\n\x07reports\x18\x01 \x03(\x0b\x32$.gristmill.monitoring.v1.DriftReport\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"A\n\x15SubmitFeedbackRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x14\n\x0cground_truth\x18\x02 \x01(\t\"(\n\x16SubmitFeedbackResponse\x12\x0e\n\x06joined\x18\x01 \x01(\x08\"+\n\x15GetPerformanceRequest\x12\x12\n\nmodel_name\x18\x01 \x01(\t\"\xed\x01\n\x0bPerformance\x12\x12\n\nmodel_name\x18\x01 \x01(\t\x12\x18\n\x10model_version_id\x18\x02 \x01(\t\x12\x10\n\x08requests\x18\x03 \x01(\x03\x12\x0f\n\x07labeled\x18\x04 \x01(\x03\x12\x10\n\x08\x61\x63\x63uracy\x18\x05 \x01(\x01\x12\x0b\n\x03mae\x18\x06 \x01(\x01\x12\x16\n\x0elatency_p50_ms\x18\x07 \x01(\x01\x12\x16\n\x0elatency_p99_ms\x18\x08 \x01(\x01\x12\x16\n\x0ethroughput_rps\x18\t \x01(\x01\x12\x13\n\x0b\x63pu_percent\x18\n \x01(\x01\x12\x11\n\tmemory_mb\x18\x0b \x01(\x01\"\xb8\x01\n\nAlertRules\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x12\n\nmodel_name\x18\x02 \x01(\t\x12\x17\n\x0fmax_drift_share\x18\x03 \x01(\x01\x12\x14\n\x0cmin_accuracy\x18\x04 \x01(\x01\x12\x0f\n\x07max_mae\x18\x05 \x01(\x01\x12\x13\n\x0bwindow_size\x18\x06 \x01(\x05\x12\x16\n\x0ewindow_seconds\x18\x07 \x01(\x01\x12\x18\n\x10retrain_on_drift\x18\x08 \x01(\x08\"J\n\x14PutAlertRulesRequest\x12\x32\n\x05rules\x18\x01 \x01(\x0b\x32#.gristmill.monitoring.v1.AlertRules2\xb6\x04\n\x11MonitoringService\x12h\n\x0fGetDriftSummary\x12/.gristmill.monitoring.v1.GetDriftSummaryRequest\x1a$.gristmill.monitoring.v1.DriftReport\x12w\n\x10ListDriftReports\x12\x30.gristmill.monitoring.v1.ListDriftReportsRequest\x1a\x31.gristmill.monitoring.v1.ListDriftReportsResponse\x12q\n\x0eSubmitFeedback\x12..gristmill.monitoring.v1.SubmitFeedbackRequest\x1a/.gristmill.monitoring.v1.SubmitFeedbackResponse\x12\x66\n\x0eGetPerformance\x12..gristmill.monitoring.v1.GetPerformanceRequest\x1a$.gristmill.monitoring.v1.Performance\x12\x63\n\rPutAlertRules\x12-.gristmill.monitoring.v1.PutAlertRulesRequest\x1a#.gristmill.monitoring.v1.AlertRulesb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(gristmill/monitoring/v1/monitoring.proto\x12\x17gristmill.monitoring.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a gristmill/common/v1/common.proto\"r\n\x0b\x43olumnDrift\x12\x0e\n\x06\x63olumn\x18\x01 \x01(\t\x12\x0c\n\x04test\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x11\n\tthreshold\x18\x04 \x01(\x01\x12\x0f\n\x07\x64rifted\x18\x05 \x01(\x08\x12\x12\n\ndrift_when\x18\x06 \x01(\t\"\xaa\x03\n\x0b\x44riftReport\x12\x11\n\treport_id\x18\x01 \x01(\t\x12\x0f\n\x07project\x18\x02 \x01(\t\x12\x12\n\nmodel_name\x18\x03 \x01(\t\x12\x18\n\x10model_version_id\x18\x04 \x01(\t\x12\x35\n\x07\x63olumns\x18\x05 \x03(\x0b\x32$.gristmill.monitoring.v1.ColumnDrift\x12\x13\n\x0b\x64rift_share\x18\x06 \x01(\x01\x12\x15\n\rdataset_drift\x18\x07 \x01(\x08\x12\x13\n\x0bwindow_rows\x18\x08 \x01(\x03\x12.\n\x04html\x18\t \x01(\x0b\x32 .gristmill.common.v1.ArtifactRef\x12.\n\ncreated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x66\x65\x61ture_set_id\x18\x0b \x01(\t\x12\x16\n\x0ereference_rows\x18\x0c \x01(\x03\x12\x11\n\treduction\x18\r \x01(\t\x12\x0f\n\x07seconds\x18\x0e \x01(\x01\x12\x1d\n\x15\x64rift_share_threshold\x18\x0f \x01(\x01\",\n\x16GetDriftSummaryRequest\x12\x12\n\nmodel_name\x18\x01 \x01(\t\"T\n\x17ListDriftReportsRequest\x12\x12\n\nmodel_name\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"j\n\x18ListDriftReportsResponse\x12\x35\n\x07reports\x18\x01 \x03(\x0b\x32$.gristmill.monitoring.v1.DriftReport\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"A\n\x15SubmitFeedbackRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x14\n\x0cground_truth\x18\x02 \x01(\t\"(\n\x16SubmitFeedbackResponse\x12\x0e\n\x06joined\x18\x01 \x01(\x08\"E\n\x15GetPerformanceRequest\x12\x12\n\nmodel_name\x18\x01 \x01(\t\x12\x18\n\x10model_version_id\x18\x02 \x01(\t\"\x94\x02\n\x0bPerformance\x12\x12\n\nmodel_name\x18\x01 \x01(\t\x12\x18\n\x10model_version_id\x18\x02 \x01(\t\x12\x10\n\x08requests\x18\x03 \x01(\x03\x12\x0f\n\x07labeled\x18\x04 \x01(\x03\x12\x10\n\x08\x61\x63\x63uracy\x18\x05 \x01(\x01\x12\x0b\n\x03mae\x18\x06 \x01(\x01\x12\x16\n\x0elatency_p50_ms\x18\x07 \x01(\x01\x12\x16\n\x0elatency_p99_ms\x18\x08 \x01(\x01\x12\x16\n\x0ethroughput_rps\x18\t \x01(\x01\x12\x13\n\x0b\x63pu_percent\x18\n \x01(\x01\x12\x11\n\tmemory_mb\x18\x0b \x01(\x01\x12\x0c\n\x04task\x18\x0c \x01(\t\x12\x17\n\x0fresources_known\x18\r \x01(\x08\"\xb8\x01\n\nAlertRules\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x12\n\nmodel_name\x18\x02 \x01(\t\x12\x17\n\x0fmax_drift_share\x18\x03 \x01(\x01\x12\x14\n\x0cmin_accuracy\x18\x04 \x01(\x01\x12\x0f\n\x07max_mae\x18\x05 \x01(\x01\x12\x13\n\x0bwindow_size\x18\x06 \x01(\x05\x12\x16\n\x0ewindow_seconds\x18\x07 \x01(\x01\x12\x18\n\x10retrain_on_drift\x18\x08 \x01(\x08\"J\n\x14PutAlertRulesRequest\x12\x32\n\x05rules\x18\x01 \x01(\x0b\x32#.gristmill.monitoring.v1.AlertRules\";\n\x14GetAlertRulesRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x12\n\nmodel_name\x18\x02 \x01(\t\"=\n\x15RunDriftReportRequest\x12\x12\n\nmodel_name\x18\x01 \x01(\t\x12\x10\n\x08max_rows\x18\x02 \x01(\x05\"\xb2\x01\n\x13SetReferenceRequest\x12\x16\n\x0e\x66\x65\x61ture_set_id\x18\x01 \x01(\t\x12/\n\x05train\x18\x02 \x01(\x0b\x32 .gristmill.common.v1.ArtifactRef\x12\x18\n\x10model_version_id\x18\x03 \x01(\t\x12\x0f\n\x07project\x18\x04 \x01(\t\x12\'\n\x04task\x18\x05 \x01(\x0e\x32\x19.gristmill.common.v1.Task\"\x87\x01\n\tReference\x12\x16\n\x0e\x66\x65\x61ture_set_id\x18\x01 \x01(\t\x12\x0c\n\x04rows\x18\x02 \x01(\x03\x12\x0f\n\x07\x63olumns\x18\x03 \x01(\x03\x12\x11\n\treduction\x18\x04 \x01(\t\x12\x30\n\x06sample\x18\x05 \x01(\x0b\x32 .gristmill.common.v1.ArtifactRef2\xe5\x06\n\x11MonitoringService\x12h\n\x0fGetDriftSummary\x12/.gristmill.monitoring.v1.GetDriftSummaryRequest\x1a$.gristmill.monitoring.v1.DriftReport\x12w\n\x10ListDriftReports\x12\x30.gristmill.monitoring.v1.ListDriftReportsRequest\x1a\x31.gristmill.monitoring.v1.ListDriftReportsResponse\x12q\n\x0eSubmitFeedback\x12..gristmill.monitoring.v1.SubmitFeedbackRequest\x1a/.gristmill.monitoring.v1.SubmitFeedbackResponse\x12\x66\n\x0eGetPerformance\x12..gristmill.monitoring.v1.GetPerformanceRequest\x1a$.gristmill.monitoring.v1.Performance\x12\x63\n\rPutAlertRules\x12-.gristmill.monitoring.v1.PutAlertRulesRequest\x1a#.gristmill.monitoring.v1.AlertRules\x12\x63\n\rGetAlertRules\x12-.gristmill.monitoring.v1.GetAlertRulesRequest\x1a#.gristmill.monitoring.v1.AlertRules\x12\x66\n\x0eRunDriftReport\x12..gristmill.monitoring.v1.RunDriftReportRequest\x1a$.gristmill.monitoring.v1.DriftReport\x12`\n\x0cSetReference\x12,.gristmill.monitoring.v1.SetReferenceRequest\x1a\".gristmill.monitoring.v1.Referenceb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,27 +34,35 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'gristmill.monitoring.v1.mon
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_COLUMNDRIFT']._serialized_start=136
-  _globals['_COLUMNDRIFT']._serialized_end=230
-  _globals['_DRIFTREPORT']._serialized_start=233
-  _globals['_DRIFTREPORT']._serialized_end=544
-  _globals['_GETDRIFTSUMMARYREQUEST']._serialized_start=546
-  _globals['_GETDRIFTSUMMARYREQUEST']._serialized_end=590
-  _globals['_LISTDRIFTREPORTSREQUEST']._serialized_start=592
-  _globals['_LISTDRIFTREPORTSREQUEST']._serialized_end=676
-  _globals['_LISTDRIFTREPORTSRESPONSE']._serialized_start=678
-  _globals['_LISTDRIFTREPORTSRESPONSE']._serialized_end=784
-  _globals['_SUBMITFEEDBACKREQUEST']._serialized_start=786
-  _globals['_SUBMITFEEDBACKREQUEST']._serialized_end=851
-  _globals['_SUBMITFEEDBACKRESPONSE']._serialized_start=853
-  _globals['_SUBMITFEEDBACKRESPONSE']._serialized_end=893
-  _globals['_GETPERFORMANCEREQUEST']._serialized_start=895
-  _globals['_GETPERFORMANCEREQUEST']._serialized_end=938
-  _globals['_PERFORMANCE']._serialized_start=941
-  _globals['_PERFORMANCE']._serialized_end=1178
-  _globals['_ALERTRULES']._serialized_start=1181
-  _globals['_ALERTRULES']._serialized_end=1365
-  _globals['_PUTALERTRULESREQUEST']._serialized_start=1367
-  _globals['_PUTALERTRULESREQUEST']._serialized_end=1441
-  _globals['_MONITORINGSERVICE']._serialized_start=1444
-  _globals['_MONITORINGSERVICE']._serialized_end=2010
+  _globals['_COLUMNDRIFT']._serialized_end=250
+  _globals['_DRIFTREPORT']._serialized_start=253
+  _globals['_DRIFTREPORT']._serialized_end=679
+  _globals['_GETDRIFTSUMMARYREQUEST']._serialized_start=681
+  _globals['_GETDRIFTSUMMARYREQUEST']._serialized_end=725
+  _globals['_LISTDRIFTREPORTSREQUEST']._serialized_start=727
+  _globals['_LISTDRIFTREPORTSREQUEST']._serialized_end=811
+  _globals['_LISTDRIFTREPORTSRESPONSE']._serialized_start=813
+  _globals['_LISTDRIFTREPORTSRESPONSE']._serialized_end=919
+  _globals['_SUBMITFEEDBACKREQUEST']._serialized_start=921
+  _globals['_SUBMITFEEDBACKREQUEST']._serialized_end=986
+  _globals['_SUBMITFEEDBACKRESPONSE']._serialized_start=988
+  _globals['_SUBMITFEEDBACKRESPONSE']._serialized_end=1028
+  _globals['_GETPERFORMANCEREQUEST']._serialized_start=1030
+  _globals['_GETPERFORMANCEREQUEST']._serialized_end=1099
+  _globals['_PERFORMANCE']._serialized_start=1102
+  _globals['_PERFORMANCE']._serialized_end=1378
+  _globals['_ALERTRULES']._serialized_start=1381
+  _globals['_ALERTRULES']._serialized_end=1565
+  _globals['_PUTALERTRULESREQUEST']._serialized_start=1567
+  _globals['_PUTALERTRULESREQUEST']._serialized_end=1641
+  _globals['_GETALERTRULESREQUEST']._serialized_start=1643
+  _globals['_GETALERTRULESREQUEST']._serialized_end=1702
+  _globals['_RUNDRIFTREPORTREQUEST']._serialized_start=1704
+  _globals['_RUNDRIFTREPORTREQUEST']._serialized_end=1765
+  _globals['_SETREFERENCEREQUEST']._serialized_start=1768
+  _globals['_SETREFERENCEREQUEST']._serialized_end=1946
+  _globals['_REFERENCE']._serialized_start=1949
+  _globals['_REFERENCE']._serialized_end=2084
+  _globals['_MONITORINGSERVICE']._serialized_start=2087
+  _globals['_MONITORINGSERVICE']._serialized_end=2956
 # @@protoc_insertion_point(module_scope)

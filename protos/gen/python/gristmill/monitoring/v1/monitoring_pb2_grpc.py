@@ -60,6 +60,21 @@ class MonitoringServiceStub:
                 request_serializer=gristmill_dot_monitoring_dot_v1_dot_monitoring__pb2.PutAlertRulesRequest.SerializeToString,
                 response_deserializer=gristmill_dot_monitoring_dot_v1_dot_monitoring__pb2.AlertRules.FromString,
                 _registered_method=True)
+        self.GetAlertRules = channel.unary_unary(
+                '/gristmill.monitoring.v1.MonitoringService/GetAlertRules',
+                request_serializer=gristmill_dot_monitoring_dot_v1_dot_monitoring__pb2.GetAlertRulesRequest.SerializeToString,
+                response_deserializer=gristmill_dot_monitoring_dot_v1_dot_monitoring__pb2.AlertRules.FromString,
+                _registered_method=True)
+        self.RunDriftReport = channel.unary_unary(
+                '/gristmill.monitoring.v1.MonitoringService/RunDriftReport',
+                request_serializer=gristmill_dot_monitoring_dot_v1_dot_monitoring__pb2.RunDriftReportRequest.SerializeToString,
+                response_deserializer=gristmill_dot_monitoring_dot_v1_dot_monitoring__pb2.DriftReport.FromString,
+                _registered_method=True)
+        self.SetReference = channel.unary_unary(
+                '/gristmill.monitoring.v1.MonitoringService/SetReference',
+                request_serializer=gristmill_dot_monitoring_dot_v1_dot_monitoring__pb2.SetReferenceRequest.SerializeToString,
+                response_deserializer=gristmill_dot_monitoring_dot_v1_dot_monitoring__pb2.Reference.FromString,
+                _registered_method=True)
 
 
 class MonitoringServiceServicer:
@@ -96,6 +111,26 @@ class MonitoringServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetAlertRules(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RunDriftReport(self, request, context):
+        """Drift of the records logged since the last report, now (instead of waiting for the window).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetReference(self, request, context):
+        """The training reference of a feature set, when it was not learned from FeaturesReady.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MonitoringServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -123,6 +158,21 @@ def add_MonitoringServiceServicer_to_server(servicer, server):
                     servicer.PutAlertRules,
                     request_deserializer=gristmill_dot_monitoring_dot_v1_dot_monitoring__pb2.PutAlertRulesRequest.FromString,
                     response_serializer=gristmill_dot_monitoring_dot_v1_dot_monitoring__pb2.AlertRules.SerializeToString,
+            ),
+            'GetAlertRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAlertRules,
+                    request_deserializer=gristmill_dot_monitoring_dot_v1_dot_monitoring__pb2.GetAlertRulesRequest.FromString,
+                    response_serializer=gristmill_dot_monitoring_dot_v1_dot_monitoring__pb2.AlertRules.SerializeToString,
+            ),
+            'RunDriftReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.RunDriftReport,
+                    request_deserializer=gristmill_dot_monitoring_dot_v1_dot_monitoring__pb2.RunDriftReportRequest.FromString,
+                    response_serializer=gristmill_dot_monitoring_dot_v1_dot_monitoring__pb2.DriftReport.SerializeToString,
+            ),
+            'SetReference': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetReference,
+                    request_deserializer=gristmill_dot_monitoring_dot_v1_dot_monitoring__pb2.SetReferenceRequest.FromString,
+                    response_serializer=gristmill_dot_monitoring_dot_v1_dot_monitoring__pb2.Reference.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -261,6 +311,87 @@ class MonitoringService:
             '/gristmill.monitoring.v1.MonitoringService/PutAlertRules',
             gristmill_dot_monitoring_dot_v1_dot_monitoring__pb2.PutAlertRulesRequest.SerializeToString,
             gristmill_dot_monitoring_dot_v1_dot_monitoring__pb2.AlertRules.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAlertRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gristmill.monitoring.v1.MonitoringService/GetAlertRules',
+            gristmill_dot_monitoring_dot_v1_dot_monitoring__pb2.GetAlertRulesRequest.SerializeToString,
+            gristmill_dot_monitoring_dot_v1_dot_monitoring__pb2.AlertRules.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RunDriftReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gristmill.monitoring.v1.MonitoringService/RunDriftReport',
+            gristmill_dot_monitoring_dot_v1_dot_monitoring__pb2.RunDriftReportRequest.SerializeToString,
+            gristmill_dot_monitoring_dot_v1_dot_monitoring__pb2.DriftReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetReference(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gristmill.monitoring.v1.MonitoringService/SetReference',
+            gristmill_dot_monitoring_dot_v1_dot_monitoring__pb2.SetReferenceRequest.SerializeToString,
+            gristmill_dot_monitoring_dot_v1_dot_monitoring__pb2.Reference.FromString,
             options,
             channel_credentials,
             insecure,

@@ -128,7 +128,7 @@ class Augmentation(_message.Message):
     def __init__(self, enabled: _Optional[bool] = ..., seed: _Optional[int] = ..., image: _Optional[_Union[ImageAugmentation, _Mapping]] = ..., text: _Optional[_Union[TextAugmentation, _Mapping]] = ...) -> None: ...
 
 class FeatureSpec(_message.Message):
-    __slots__ = ("project", "label_column", "task", "numeric_columns", "categorical_columns", "text_columns", "image_column", "cleaning", "scaling", "encoding", "max_vocabulary", "max_tokens", "split", "augmentation", "revision", "updated_at")
+    __slots__ = ("project", "label_column", "task", "numeric_columns", "categorical_columns", "text_columns", "image_column", "cleaning", "scaling", "encoding", "max_vocabulary", "max_tokens", "split", "augmentation", "revision", "updated_at", "image_height", "image_width")
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     LABEL_COLUMN_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
@@ -145,6 +145,8 @@ class FeatureSpec(_message.Message):
     AUGMENTATION_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_WIDTH_FIELD_NUMBER: _ClassVar[int]
     project: str
     label_column: str
     task: _common_pb2.Task
@@ -161,7 +163,9 @@ class FeatureSpec(_message.Message):
     augmentation: Augmentation
     revision: int
     updated_at: _timestamp_pb2.Timestamp
-    def __init__(self, project: _Optional[str] = ..., label_column: _Optional[str] = ..., task: _Optional[_Union[_common_pb2.Task, str]] = ..., numeric_columns: _Optional[_Iterable[str]] = ..., categorical_columns: _Optional[_Iterable[str]] = ..., text_columns: _Optional[_Iterable[str]] = ..., image_column: _Optional[str] = ..., cleaning: _Optional[_Union[Cleaning, _Mapping]] = ..., scaling: _Optional[_Union[Scaling, str]] = ..., encoding: _Optional[_Union[Encoding, str]] = ..., max_vocabulary: _Optional[int] = ..., max_tokens: _Optional[int] = ..., split: _Optional[_Union[Split, _Mapping]] = ..., augmentation: _Optional[_Union[Augmentation, _Mapping]] = ..., revision: _Optional[int] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    image_height: int
+    image_width: int
+    def __init__(self, project: _Optional[str] = ..., label_column: _Optional[str] = ..., task: _Optional[_Union[_common_pb2.Task, str]] = ..., numeric_columns: _Optional[_Iterable[str]] = ..., categorical_columns: _Optional[_Iterable[str]] = ..., text_columns: _Optional[_Iterable[str]] = ..., image_column: _Optional[str] = ..., cleaning: _Optional[_Union[Cleaning, _Mapping]] = ..., scaling: _Optional[_Union[Scaling, str]] = ..., encoding: _Optional[_Union[Encoding, str]] = ..., max_vocabulary: _Optional[int] = ..., max_tokens: _Optional[int] = ..., split: _Optional[_Union[Split, _Mapping]] = ..., augmentation: _Optional[_Union[Augmentation, _Mapping]] = ..., revision: _Optional[int] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., image_height: _Optional[int] = ..., image_width: _Optional[int] = ...) -> None: ...
 
 class PutFeatureSpecRequest(_message.Message):
     __slots__ = ("spec",)

@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from gristmill.common.v1 import common_pb2 as gristmill_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$gristmill/training/v1/training.proto\x12\x15gristmill.training.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a gristmill/common/v1/common.proto\"\x83\x01\n\tModelSpec\x12\x14\n\x0c\x61rchitecture\x18\x01 \x01(\t\x12\'\n\x06params\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x15\n\rfinetune_from\x18\x03 \x01(\t\x12\x0e\n\x06\x66reeze\x18\x04 \x03(\t\x12\x10\n\x08new_head\x18\x05 \x01(\x08\"\xca\x01\n\x0eTrainingParams\x12\x15\n\rlearning_rate\x18\x01 \x01(\x01\x12\x0e\n\x06\x65pochs\x18\x02 \x01(\x05\x12\x12\n\nbatch_size\x18\x03 \x01(\x05\x12\x11\n\toptimizer\x18\x04 \x01(\t\x12\x10\n\x08momentum\x18\x05 \x01(\x01\x12\x14\n\x0cweight_decay\x18\x06 \x01(\x01\x12\x1f\n\x17\x65\x61rly_stopping_patience\x18\x07 \x01(\x05\x12\x13\n\x0blr_schedule\x18\x08 \x01(\t\x12\x0c\n\x04seed\x18\t \x01(\x03\"\xb7\x01\n\x0cTrainingSpec\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x16\n\x0e\x66\x65\x61ture_set_id\x18\x02 \x01(\t\x12/\n\x05model\x18\x03 \x01(\x0b\x32 .gristmill.training.v1.ModelSpec\x12\x35\n\x06params\x18\x04 \x01(\x0b\x32%.gristmill.training.v1.TrainingParams\x12\x16\n\x0e\x63orrelation_id\x18\x05 \x01(\t\"\xbe\x02\n\x03Run\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x31\n\x04spec\x18\x02 \x01(\x0b\x32#.gristmill.training.v1.TrainingSpec\x12.\n\x05state\x18\x03 \x01(\x0e\x32\x1f.gristmill.training.v1.RunState\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x13\n\x0b\x65pochs_done\x18\x05 \x01(\x05\x12\x18\n\x10model_version_id\x18\x06 \x01(\t\x12\x0f\n\x07trigger\x18\x07 \x01(\t\x12\x12\n\nkfp_run_id\x18\x08 \x01(\t\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xba\x01\n\x0c\x45pochMetrics\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x05\x12\x12\n\ntrain_loss\x18\x03 \x01(\x01\x12\x10\n\x08val_loss\x18\x04 \x01(\x01\x12\x14\n\x0ctrain_metric\x18\x05 \x01(\x01\x12\x12\n\nval_metric\x18\x06 \x01(\x01\x12\x13\n\x0bmetric_name\x18\x07 \x01(\t\x12\x15\n\rlearning_rate\x18\x08 \x01(\x01\x12\x0f\n\x07seconds\x18\t \x01(\x01\"\xe2\x03\n\x0cModelVersion\x12\x18\n\x10model_version_id\x18\x01 \x01(\t\x12\x0f\n\x07project\x18\x02 \x01(\t\x12\x0e\n\x06run_id\x18\x03 \x01(\t\x12\x16\n\x0e\x66\x65\x61ture_set_id\x18\x04 \x01(\t\x12\'\n\x04task\x18\x05 \x01(\x0e\x32\x19.gristmill.common.v1.Task\x12\x14\n\x0c\x61rchitecture\x18\x06 \x01(\t\x12\x31\n\x07weights\x18\x07 \x01(\x0b\x32 .gristmill.common.v1.ArtifactRef\x12\x34\n\nmodel_card\x18\x08 \x01(\x0b\x32 .gristmill.common.v1.ArtifactRef\x12\x34\n\ncurve_plot\x18\t \x01(\x0b\x32 .gristmill.common.v1.ArtifactRef\x12\x41\n\x07metrics\x18\n \x03(\x0b\x32\x30.gristmill.training.v1.ModelVersion.MetricsEntry\x12.\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"E\n\x10SubmitRunRequest\x12\x31\n\x04spec\x18\x01 \x01(\x0b\x32#.gristmill.training.v1.TrainingSpec\"\x1f\n\rGetRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"\"\n\x10\x43\x61ncelRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\")\n\x17StreamRunMetricsRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"2\n\x16GetModelVersionRequest\x12\x18\n\x10model_version_id\x18\x01 \x01(\t\"I\n\x0fListRunsRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"U\n\x10ListRunsResponse\x12(\n\x04runs\x18\x01 \x03(\x0b\x32\x1a.gristmill.training.v1.Run\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"R\n\x18ListModelVersionsRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"q\n\x19ListModelVersionsResponse\x12;\n\x0emodel_versions\x18\x01 \x03(\x0b\x32#.gristmill.training.v1.ModelVersion\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\x9a\x01\n\x08RunState\x12\x19\n\x15RUN_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10RUN_STATE_QUEUED\x10\x01\x12\x15\n\x11RUN_STATE_RUNNING\x10\x02\x12\x17\n\x13RUN_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10RUN_STATE_FAILED\x10\x04\x12\x17\n\x13RUN_STATE_CANCELLED\x10\x05\x32\xa8\x05\n\x0fTrainingService\x12P\n\tSubmitRun\x12\'.gristmill.training.v1.SubmitRunRequest\x1a\x1a.gristmill.training.v1.Run\x12J\n\x06GetRun\x12$.gristmill.training.v1.GetRunRequest\x1a\x1a.gristmill.training.v1.Run\x12[\n\x08ListRuns\x12&.gristmill.training.v1.ListRunsRequest\x1a\'.gristmill.training.v1.ListRunsResponse\x12P\n\tCancelRun\x12\'.gristmill.training.v1.CancelRunRequest\x1a\x1a.gristmill.training.v1.Run\x12i\n\x10StreamRunMetrics\x12..gristmill.training.v1.StreamRunMetricsRequest\x1a#.gristmill.training.v1.EpochMetrics0\x01\x12\x65\n\x0fGetModelVersion\x12-.gristmill.training.v1.GetModelVersionRequest\x1a#.gristmill.training.v1.ModelVersion\x12v\n\x11ListModelVersions\x12/.gristmill.training.v1.ListModelVersionsRequest\x1a\x30.gristmill.training.v1.ListModelVersionsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$gristmill/training/v1/training.proto\x12\x15gristmill.training.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a gristmill/common/v1/common.proto\"\x83\x01\n\tModelSpec\x12\x14\n\x0c\x61rchitecture\x18\x01 \x01(\t\x12\'\n\x06params\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x15\n\rfinetune_from\x18\x03 \x01(\t\x12\x0e\n\x06\x66reeze\x18\x04 \x03(\t\x12\x10\n\x08new_head\x18\x05 \x01(\x08\"\xca\x01\n\x0eTrainingParams\x12\x15\n\rlearning_rate\x18\x01 \x01(\x01\x12\x0e\n\x06\x65pochs\x18\x02 \x01(\x05\x12\x12\n\nbatch_size\x18\x03 \x01(\x05\x12\x11\n\toptimizer\x18\x04 \x01(\t\x12\x10\n\x08momentum\x18\x05 \x01(\x01\x12\x14\n\x0cweight_decay\x18\x06 \x01(\x01\x12\x1f\n\x17\x65\x61rly_stopping_patience\x18\x07 \x01(\x05\x12\x13\n\x0blr_schedule\x18\x08 \x01(\t\x12\x0c\n\x04seed\x18\t \x01(\x03\"\xb7\x01\n\x0cTrainingSpec\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x16\n\x0e\x66\x65\x61ture_set_id\x18\x02 \x01(\t\x12/\n\x05model\x18\x03 \x01(\x0b\x32 .gristmill.training.v1.ModelSpec\x12\x35\n\x06params\x18\x04 \x01(\x0b\x32%.gristmill.training.v1.TrainingParams\x12\x16\n\x0e\x63orrelation_id\x18\x05 \x01(\t\"\xae\x03\n\x03Run\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x31\n\x04spec\x18\x02 \x01(\x0b\x32#.gristmill.training.v1.TrainingSpec\x12.\n\x05state\x18\x03 \x01(\x0e\x32\x1f.gristmill.training.v1.RunState\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x13\n\x0b\x65pochs_done\x18\x05 \x01(\x05\x12\x18\n\x10model_version_id\x18\x06 \x01(\t\x12\x0f\n\x07trigger\x18\x07 \x01(\t\x12\x12\n\nkfp_run_id\x18\x08 \x01(\t\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12resumed_from_epoch\x18\x0b \x01(\x05\x12\x10\n\x08\x61ttempts\x18\x0c \x01(\x05\x12.\n\nstarted_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x65xecutor\x18\x0e \x01(\t\"\xba\x01\n\x0c\x45pochMetrics\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x05\x12\x12\n\ntrain_loss\x18\x03 \x01(\x01\x12\x10\n\x08val_loss\x18\x04 \x01(\x01\x12\x14\n\x0ctrain_metric\x18\x05 \x01(\x01\x12\x12\n\nval_metric\x18\x06 \x01(\x01\x12\x13\n\x0bmetric_name\x18\x07 \x01(\t\x12\x15\n\rlearning_rate\x18\x08 \x01(\x01\x12\x0f\n\x07seconds\x18\t \x01(\x01\"\xdc\x04\n\x0cModelVersion\x12\x18\n\x10model_version_id\x18\x01 \x01(\t\x12\x0f\n\x07project\x18\x02 \x01(\t\x12\x0e\n\x06run_id\x18\x03 \x01(\t\x12\x16\n\x0e\x66\x65\x61ture_set_id\x18\x04 \x01(\t\x12\'\n\x04task\x18\x05 \x01(\x0e\x32\x19.gristmill.common.v1.Task\x12\x14\n\x0c\x61rchitecture\x18\x06 \x01(\t\x12\x31\n\x07weights\x18\x07 \x01(\x0b\x32 .gristmill.common.v1.ArtifactRef\x12\x34\n\nmodel_card\x18\x08 \x01(\x0b\x32 .gristmill.common.v1.ArtifactRef\x12\x34\n\ncurve_plot\x18\t \x01(\x0b\x32 .gristmill.common.v1.ArtifactRef\x12\x41\n\x07metrics\x18\n \x03(\x0b\x32\x30.gristmill.training.v1.ModelVersion.MetricsEntry\x12.\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\ttransform\x18\x0c \x01(\x0b\x32 .gristmill.common.v1.ArtifactRef\x12\x1a\n\x12\x64\x61taset_version_id\x18\r \x01(\t\x12\x16\n\x0e\x66inetuned_from\x18\x0e \x01(\t\x12\x0f\n\x07trigger\x18\x0f \x01(\t\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"V\n\x10SubmitRunRequest\x12\x31\n\x04spec\x18\x01 \x01(\x0b\x32#.gristmill.training.v1.TrainingSpec\x12\x0f\n\x07trigger\x18\x02 \x01(\t\"\x1f\n\rGetRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"\"\n\x10\x43\x61ncelRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\")\n\x17StreamRunMetricsRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"2\n\x16GetModelVersionRequest\x12\x18\n\x10model_version_id\x18\x01 \x01(\t\"I\n\x0fListRunsRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"U\n\x10ListRunsResponse\x12(\n\x04runs\x18\x01 \x03(\x0b\x32\x1a.gristmill.training.v1.Run\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"R\n\x18ListModelVersionsRequest\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"q\n\x19ListModelVersionsResponse\x12;\n\x0emodel_versions\x18\x01 \x03(\x0b\x32#.gristmill.training.v1.ModelVersion\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xdf\x01\n\x0eTrainingPolicy\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x12\n\nauto_train\x18\x02 \x01(\x08\x12/\n\x05model\x18\x03 \x01(\x0b\x32 .gristmill.training.v1.ModelSpec\x12\x35\n\x06params\x18\x04 \x01(\x0b\x32%.gristmill.training.v1.TrainingParams\x12\x10\n\x08revision\x18\x05 \x01(\x05\x12.\n\nupdated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Q\n\x18PutTrainingPolicyRequest\x12\x35\n\x06policy\x18\x01 \x01(\x0b\x32%.gristmill.training.v1.TrainingPolicy\"+\n\x18GetTrainingPolicyRequest\x12\x0f\n\x07project\x18\x01 \x01(\t*\x9a\x01\n\x08RunState\x12\x19\n\x15RUN_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10RUN_STATE_QUEUED\x10\x01\x12\x15\n\x11RUN_STATE_RUNNING\x10\x02\x12\x17\n\x13RUN_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10RUN_STATE_FAILED\x10\x04\x12\x17\n\x13RUN_STATE_CANCELLED\x10\x05\x32\x82\x07\n\x0fTrainingService\x12P\n\tSubmitRun\x12\'.gristmill.training.v1.SubmitRunRequest\x1a\x1a.gristmill.training.v1.Run\x12J\n\x06GetRun\x12$.gristmill.training.v1.GetRunRequest\x1a\x1a.gristmill.training.v1.Run\x12[\n\x08ListRuns\x12&.gristmill.training.v1.ListRunsRequest\x1a\'.gristmill.training.v1.ListRunsResponse\x12P\n\tCancelRun\x12\'.gristmill.training.v1.CancelRunRequest\x1a\x1a.gristmill.training.v1.Run\x12i\n\x10StreamRunMetrics\x12..gristmill.training.v1.StreamRunMetricsRequest\x1a#.gristmill.training.v1.EpochMetrics0\x01\x12\x65\n\x0fGetModelVersion\x12-.gristmill.training.v1.GetModelVersionRequest\x1a#.gristmill.training.v1.ModelVersion\x12v\n\x11ListModelVersions\x12/.gristmill.training.v1.ListModelVersionsRequest\x1a\x30.gristmill.training.v1.ListModelVersionsResponse\x12k\n\x11PutTrainingPolicy\x12/.gristmill.training.v1.PutTrainingPolicyRequest\x1a%.gristmill.training.v1.TrainingPolicy\x12k\n\x11GetTrainingPolicy\x12/.gristmill.training.v1.GetTrainingPolicyRequest\x1a%.gristmill.training.v1.TrainingPolicyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,8 +36,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_MODELVERSION_METRICSENTRY']._loaded_options = None
   _globals['_MODELVERSION_METRICSENTRY']._serialized_options = b'8\001'
-  _globals['_RUNSTATE']._serialized_start=2277
-  _globals['_RUNSTATE']._serialized_end=2431
+  _globals['_RUNSTATE']._serialized_start=2882
+  _globals['_RUNSTATE']._serialized_end=3036
   _globals['_MODELSPEC']._serialized_start=161
   _globals['_MODELSPEC']._serialized_end=292
   _globals['_TRAININGPARAMS']._serialized_start=295
@@ -45,31 +45,37 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TRAININGSPEC']._serialized_start=500
   _globals['_TRAININGSPEC']._serialized_end=683
   _globals['_RUN']._serialized_start=686
-  _globals['_RUN']._serialized_end=1004
-  _globals['_EPOCHMETRICS']._serialized_start=1007
-  _globals['_EPOCHMETRICS']._serialized_end=1193
-  _globals['_MODELVERSION']._serialized_start=1196
-  _globals['_MODELVERSION']._serialized_end=1678
-  _globals['_MODELVERSION_METRICSENTRY']._serialized_start=1632
-  _globals['_MODELVERSION_METRICSENTRY']._serialized_end=1678
-  _globals['_SUBMITRUNREQUEST']._serialized_start=1680
-  _globals['_SUBMITRUNREQUEST']._serialized_end=1749
-  _globals['_GETRUNREQUEST']._serialized_start=1751
-  _globals['_GETRUNREQUEST']._serialized_end=1782
-  _globals['_CANCELRUNREQUEST']._serialized_start=1784
-  _globals['_CANCELRUNREQUEST']._serialized_end=1818
-  _globals['_STREAMRUNMETRICSREQUEST']._serialized_start=1820
-  _globals['_STREAMRUNMETRICSREQUEST']._serialized_end=1861
-  _globals['_GETMODELVERSIONREQUEST']._serialized_start=1863
-  _globals['_GETMODELVERSIONREQUEST']._serialized_end=1913
-  _globals['_LISTRUNSREQUEST']._serialized_start=1915
-  _globals['_LISTRUNSREQUEST']._serialized_end=1988
-  _globals['_LISTRUNSRESPONSE']._serialized_start=1990
-  _globals['_LISTRUNSRESPONSE']._serialized_end=2075
-  _globals['_LISTMODELVERSIONSREQUEST']._serialized_start=2077
-  _globals['_LISTMODELVERSIONSREQUEST']._serialized_end=2159
-  _globals['_LISTMODELVERSIONSRESPONSE']._serialized_start=2161
-  _globals['_LISTMODELVERSIONSRESPONSE']._serialized_end=2274
-  _globals['_TRAININGSERVICE']._serialized_start=2434
-  _globals['_TRAININGSERVICE']._serialized_end=3114
+  _globals['_RUN']._serialized_end=1116
+  _globals['_EPOCHMETRICS']._serialized_start=1119
+  _globals['_EPOCHMETRICS']._serialized_end=1305
+  _globals['_MODELVERSION']._serialized_start=1308
+  _globals['_MODELVERSION']._serialized_end=1912
+  _globals['_MODELVERSION_METRICSENTRY']._serialized_start=1866
+  _globals['_MODELVERSION_METRICSENTRY']._serialized_end=1912
+  _globals['_SUBMITRUNREQUEST']._serialized_start=1914
+  _globals['_SUBMITRUNREQUEST']._serialized_end=2000
+  _globals['_GETRUNREQUEST']._serialized_start=2002
+  _globals['_GETRUNREQUEST']._serialized_end=2033
+  _globals['_CANCELRUNREQUEST']._serialized_start=2035
+  _globals['_CANCELRUNREQUEST']._serialized_end=2069
+  _globals['_STREAMRUNMETRICSREQUEST']._serialized_start=2071
+  _globals['_STREAMRUNMETRICSREQUEST']._serialized_end=2112
+  _globals['_GETMODELVERSIONREQUEST']._serialized_start=2114
+  _globals['_GETMODELVERSIONREQUEST']._serialized_end=2164
+  _globals['_LISTRUNSREQUEST']._serialized_start=2166
+  _globals['_LISTRUNSREQUEST']._serialized_end=2239
+  _globals['_LISTRUNSRESPONSE']._serialized_start=2241
+  _globals['_LISTRUNSRESPONSE']._serialized_end=2326
+  _globals['_LISTMODELVERSIONSREQUEST']._serialized_start=2328
+  _globals['_LISTMODELVERSIONSREQUEST']._serialized_end=2410
+  _globals['_LISTMODELVERSIONSRESPONSE']._serialized_start=2412
+  _globals['_LISTMODELVERSIONSRESPONSE']._serialized_end=2525
+  _globals['_TRAININGPOLICY']._serialized_start=2528
+  _globals['_TRAININGPOLICY']._serialized_end=2751
+  _globals['_PUTTRAININGPOLICYREQUEST']._serialized_start=2753
+  _globals['_PUTTRAININGPOLICYREQUEST']._serialized_end=2834
+  _globals['_GETTRAININGPOLICYREQUEST']._serialized_start=2836
+  _globals['_GETTRAININGPOLICYREQUEST']._serialized_end=2879
+  _globals['_TRAININGSERVICE']._serialized_start=3039
+  _globals['_TRAININGSERVICE']._serialized_end=3937
 # @@protoc_insertion_point(module_scope)

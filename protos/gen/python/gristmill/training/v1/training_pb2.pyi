@@ -78,7 +78,7 @@ class TrainingSpec(_message.Message):
     def __init__(self, project: _Optional[str] = ..., feature_set_id: _Optional[str] = ..., model: _Optional[_Union[ModelSpec, _Mapping]] = ..., params: _Optional[_Union[TrainingParams, _Mapping]] = ..., correlation_id: _Optional[str] = ...) -> None: ...
 
 class Run(_message.Message):
-    __slots__ = ("run_id", "spec", "state", "message", "epochs_done", "model_version_id", "trigger", "kfp_run_id", "created_at", "finished_at")
+    __slots__ = ("run_id", "spec", "state", "message", "epochs_done", "model_version_id", "trigger", "kfp_run_id", "created_at", "finished_at", "resumed_from_epoch", "attempts", "started_at", "executor")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -89,6 +89,10 @@ class Run(_message.Message):
     KFP_RUN_ID_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    RESUMED_FROM_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    EXECUTOR_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     spec: TrainingSpec
     state: RunState
@@ -99,7 +103,11 @@ class Run(_message.Message):
     kfp_run_id: str
     created_at: _timestamp_pb2.Timestamp
     finished_at: _timestamp_pb2.Timestamp
-    def __init__(self, run_id: _Optional[str] = ..., spec: _Optional[_Union[TrainingSpec, _Mapping]] = ..., state: _Optional[_Union[RunState, str]] = ..., message: _Optional[str] = ..., epochs_done: _Optional[int] = ..., model_version_id: _Optional[str] = ..., trigger: _Optional[str] = ..., kfp_run_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    resumed_from_epoch: int
+    attempts: int
+    started_at: _timestamp_pb2.Timestamp
+    executor: str
+    def __init__(self, run_id: _Optional[str] = ..., spec: _Optional[_Union[TrainingSpec, _Mapping]] = ..., state: _Optional[_Union[RunState, str]] = ..., message: _Optional[str] = ..., epochs_done: _Optional[int] = ..., model_version_id: _Optional[str] = ..., trigger: _Optional[str] = ..., kfp_run_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resumed_from_epoch: _Optional[int] = ..., attempts: _Optional[int] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., executor: _Optional[str] = ...) -> None: ...
 
 class EpochMetrics(_message.Message):
     __slots__ = ("run_id", "epoch", "train_loss", "val_loss", "train_metric", "val_metric", "metric_name", "learning_rate", "seconds")
@@ -124,7 +132,7 @@ class EpochMetrics(_message.Message):
     def __init__(self, run_id: _Optional[str] = ..., epoch: _Optional[int] = ..., train_loss: _Optional[float] = ..., val_loss: _Optional[float] = ..., train_metric: _Optional[float] = ..., val_metric: _Optional[float] = ..., metric_name: _Optional[str] = ..., learning_rate: _Optional[float] = ..., seconds: _Optional[float] = ...) -> None: ...
 
 class ModelVersion(_message.Message):
-    __slots__ = ("model_version_id", "project", "run_id", "feature_set_id", "task", "architecture", "weights", "model_card", "curve_plot", "metrics", "created_at")
+    __slots__ = ("model_version_id", "project", "run_id", "feature_set_id", "task", "architecture", "weights", "model_card", "curve_plot", "metrics", "created_at", "transform", "dataset_version_id", "finetuned_from", "trigger")
     class MetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -143,6 +151,10 @@ class ModelVersion(_message.Message):
     CURVE_PLOT_FIELD_NUMBER: _ClassVar[int]
     METRICS_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    TRANSFORM_FIELD_NUMBER: _ClassVar[int]
+    DATASET_VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    FINETUNED_FROM_FIELD_NUMBER: _ClassVar[int]
+    TRIGGER_FIELD_NUMBER: _ClassVar[int]
     model_version_id: str
     project: str
     run_id: str
@@ -154,13 +166,19 @@ class ModelVersion(_message.Message):
     curve_plot: _common_pb2.ArtifactRef
     metrics: _containers.ScalarMap[str, float]
     created_at: _timestamp_pb2.Timestamp
-    def __init__(self, model_version_id: _Optional[str] = ..., project: _Optional[str] = ..., run_id: _Optional[str] = ..., feature_set_id: _Optional[str] = ..., task: _Optional[_Union[_common_pb2.Task, str]] = ..., architecture: _Optional[str] = ..., weights: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., model_card: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., curve_plot: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    transform: _common_pb2.ArtifactRef
+    dataset_version_id: str
+    finetuned_from: str
+    trigger: str
+    def __init__(self, model_version_id: _Optional[str] = ..., project: _Optional[str] = ..., run_id: _Optional[str] = ..., feature_set_id: _Optional[str] = ..., task: _Optional[_Union[_common_pb2.Task, str]] = ..., architecture: _Optional[str] = ..., weights: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., model_card: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., curve_plot: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., transform: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., dataset_version_id: _Optional[str] = ..., finetuned_from: _Optional[str] = ..., trigger: _Optional[str] = ...) -> None: ...
 
 class SubmitRunRequest(_message.Message):
-    __slots__ = ("spec",)
+    __slots__ = ("spec", "trigger")
     SPEC_FIELD_NUMBER: _ClassVar[int]
+    TRIGGER_FIELD_NUMBER: _ClassVar[int]
     spec: TrainingSpec
-    def __init__(self, spec: _Optional[_Union[TrainingSpec, _Mapping]] = ...) -> None: ...
+    trigger: str
+    def __init__(self, spec: _Optional[_Union[TrainingSpec, _Mapping]] = ..., trigger: _Optional[str] = ...) -> None: ...
 
 class GetRunRequest(_message.Message):
     __slots__ = ("run_id",)
@@ -221,3 +239,31 @@ class ListModelVersionsResponse(_message.Message):
     model_versions: _containers.RepeatedCompositeFieldContainer[ModelVersion]
     next_page_token: str
     def __init__(self, model_versions: _Optional[_Iterable[_Union[ModelVersion, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class TrainingPolicy(_message.Message):
+    __slots__ = ("project", "auto_train", "model", "params", "revision", "updated_at")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    AUTO_TRAIN_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    auto_train: bool
+    model: ModelSpec
+    params: TrainingParams
+    revision: int
+    updated_at: _timestamp_pb2.Timestamp
+    def __init__(self, project: _Optional[str] = ..., auto_train: _Optional[bool] = ..., model: _Optional[_Union[ModelSpec, _Mapping]] = ..., params: _Optional[_Union[TrainingParams, _Mapping]] = ..., revision: _Optional[int] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class PutTrainingPolicyRequest(_message.Message):
+    __slots__ = ("policy",)
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    policy: TrainingPolicy
+    def __init__(self, policy: _Optional[_Union[TrainingPolicy, _Mapping]] = ...) -> None: ...
+
+class GetTrainingPolicyRequest(_message.Message):
+    __slots__ = ("project",)
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    def __init__(self, project: _Optional[str] = ...) -> None: ...

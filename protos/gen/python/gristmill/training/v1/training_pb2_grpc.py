@@ -70,6 +70,16 @@ class TrainingServiceStub:
                 request_serializer=gristmill_dot_training_dot_v1_dot_training__pb2.ListModelVersionsRequest.SerializeToString,
                 response_deserializer=gristmill_dot_training_dot_v1_dot_training__pb2.ListModelVersionsResponse.FromString,
                 _registered_method=True)
+        self.PutTrainingPolicy = channel.unary_unary(
+                '/gristmill.training.v1.TrainingService/PutTrainingPolicy',
+                request_serializer=gristmill_dot_training_dot_v1_dot_training__pb2.PutTrainingPolicyRequest.SerializeToString,
+                response_deserializer=gristmill_dot_training_dot_v1_dot_training__pb2.TrainingPolicy.FromString,
+                _registered_method=True)
+        self.GetTrainingPolicy = channel.unary_unary(
+                '/gristmill.training.v1.TrainingService/GetTrainingPolicy',
+                request_serializer=gristmill_dot_training_dot_v1_dot_training__pb2.GetTrainingPolicyRequest.SerializeToString,
+                response_deserializer=gristmill_dot_training_dot_v1_dot_training__pb2.TrainingPolicy.FromString,
+                _registered_method=True)
 
 
 class TrainingServiceServicer:
@@ -119,6 +129,19 @@ class TrainingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PutTrainingPolicy(self, request, context):
+        """What to train when FeaturesReady arrives for a project (and whether to train at all).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTrainingPolicy(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TrainingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -156,6 +179,16 @@ def add_TrainingServiceServicer_to_server(servicer, server):
                     servicer.ListModelVersions,
                     request_deserializer=gristmill_dot_training_dot_v1_dot_training__pb2.ListModelVersionsRequest.FromString,
                     response_serializer=gristmill_dot_training_dot_v1_dot_training__pb2.ListModelVersionsResponse.SerializeToString,
+            ),
+            'PutTrainingPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutTrainingPolicy,
+                    request_deserializer=gristmill_dot_training_dot_v1_dot_training__pb2.PutTrainingPolicyRequest.FromString,
+                    response_serializer=gristmill_dot_training_dot_v1_dot_training__pb2.TrainingPolicy.SerializeToString,
+            ),
+            'GetTrainingPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTrainingPolicy,
+                    request_deserializer=gristmill_dot_training_dot_v1_dot_training__pb2.GetTrainingPolicyRequest.FromString,
+                    response_serializer=gristmill_dot_training_dot_v1_dot_training__pb2.TrainingPolicy.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -348,6 +381,60 @@ class TrainingService:
             '/gristmill.training.v1.TrainingService/ListModelVersions',
             gristmill_dot_training_dot_v1_dot_training__pb2.ListModelVersionsRequest.SerializeToString,
             gristmill_dot_training_dot_v1_dot_training__pb2.ListModelVersionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutTrainingPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gristmill.training.v1.TrainingService/PutTrainingPolicy',
+            gristmill_dot_training_dot_v1_dot_training__pb2.PutTrainingPolicyRequest.SerializeToString,
+            gristmill_dot_training_dot_v1_dot_training__pb2.TrainingPolicy.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTrainingPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gristmill.training.v1.TrainingService/GetTrainingPolicy',
+            gristmill_dot_training_dot_v1_dot_training__pb2.GetTrainingPolicyRequest.SerializeToString,
+            gristmill_dot_training_dot_v1_dot_training__pb2.TrainingPolicy.FromString,
             options,
             channel_credentials,
             insecure,
