@@ -23,11 +23,11 @@ from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError, Message
 from google.protobuf.timestamp_pb2 import Timestamp
-from gristmill.events.v1 import events_pb2 as ev
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, OffsetAndMetadata
 from kafka.errors import TopicAlreadyExistsError
 from sqlalchemy.orm import Session
 
+from gristmill.events.v1 import events_pb2 as ev
 from services.common.metrics import EVENTS_CONSUMED, EVENTS_PUBLISHED
 from services.common.store import Store
 
@@ -94,7 +94,7 @@ def make_producer(bootstrap: str, client_id: str) -> KafkaProducer:
         bootstrap_servers=bootstrap, client_id=client_id, acks="all", enable_idempotence=True,
         linger_ms=0, retries=2**31 - 1, delivery_timeout_ms=120_000, max_in_flight_requests_per_connection=5,
         reconnect_backoff_ms=200, reconnect_backoff_max_ms=2000,
-        max_block_ms=10_000,  # a send while the broker is away fails fast; the outbox keeps the event
+        bootstrap_timeout_ms=5_000, max_block_ms=10_000,  # a send while the broker is away fails fast; the outbox keeps the event
     )
 
 

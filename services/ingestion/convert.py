@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from gristmill.common.v1 import common_pb2
 from gristmill.ingestion.v1 import ingestion_pb2 as pb
-
 from services.common.convert import ts
 from services.ingestion.models import DatasetRow, VersionRow
 from services.ingestion.schema import Column, Schema

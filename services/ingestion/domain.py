@@ -19,9 +19,9 @@ from pathlib import Path
 import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
-from gristmill.events.v1 import events_pb2 as ev
 from sqlalchemy import func, select
 
+from gristmill.events.v1 import events_pb2 as ev
 from services.common import bus
 from services.common.artifacts import ArtifactStore
 from services.common.bus import Publisher
@@ -141,14 +141,15 @@ class Ingestion:
         buf = io.BytesIO()
         # Fixed writer options keep the bytes, and so the content hash, stable for equal tables.
         pq.write_table(table, buf, compression="zstd", write_statistics=True, store_schema=True)
-        payload = buf.getvalue()
-        content_hash = hashlib.sha256(payload).hexdigest()
+        # Stored first (content-addressed, so a repeat costs nothing) and hashed once: durable before
+        # any row points at it.
+        artifact = self.artifacts.put_bytes(buf.getvalue(), PARQUET)
+        content_hash = artifact.sha256
         with self.store.session() as s:
             existing = s.scalar(select(VersionRow).where(VersionRow.dataset_id == dataset.dataset_id,
                                                          VersionRow.content_hash == content_hash))
             if existing is not None:
                 return existing, True
-        artifact = self.artifacts.put_bytes(payload, PARQUET)  # durable before the row points at it
         version_id = "dv-" + hashlib.sha256(f"{dataset.dataset_id}:{content_hash}".encode()).hexdigest()[:16]
         row = VersionRow(version_id=version_id, dataset_id=dataset.dataset_id, content_hash=content_hash,
                          num_rows=table.num_rows, schema=schema.to_dict(), uri=artifact.uri,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from gristmill.ingestion.v1 import ingestion_pb2 as pb
 from gristmill.ingestion.v1 import ingestion_pb2_grpc as pb_grpc
-
 from services.common.grpc_server import Registration, RunningServer
 from services.common.runtime import Runtime
 from services.ingestion.config import IngestionSettings

@@ -13,12 +13,12 @@ import grpc
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from kafka import KafkaConsumer, KafkaProducer
+
 from gristmill.common.v1 import common_pb2
 from gristmill.events.v1 import events_pb2 as ev
 from gristmill.ingestion.v1 import ingestion_pb2 as pb
 from gristmill.ingestion.v1 import ingestion_pb2_grpc as pb_grpc
-from kafka import KafkaConsumer, KafkaProducer
-
 from services.common.bus import TOPICS
 from services.common.errors import NotFound
 from services.common.grpc_server import channel_options

@@ -6,11 +6,11 @@ import threading
 import time
 
 import pytest
-from gristmill.events.v1 import events_pb2 as ev
 from kafka import KafkaConsumer, KafkaProducer
 from sqlalchemy import Integer, String, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from gristmill.events.v1 import events_pb2 as ev
 from services.common.bus import TOPICS, Consumer, Publisher, dlq_topic, new_meta
 from services.common.kafka_local import LocalKafka, free_port
 from services.common.store import Store
