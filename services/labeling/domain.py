@@ -920,12 +920,7 @@ class LabelingDomain:
             raise FailedPrecondition(f"dataset version {req.version_id} has no rows; nothing to label")
         if ds.is_image:
             require(params.label_column != "image", "label_column must not be 'image': it holds the images")
-        gold: dict[int, Label] = {}
-        for n, (item, g) in enumerate(req.gold):
-            require(0 <= item < ds.num_rows, f"gold[{n}].item_index {item} is outside [0, {ds.num_rows})")
-            require(item not in gold, f"gold[{n}]: item {item} appears twice")
-            validate_label(params.schema, g, f"gold[{n}].label")
-            gold[item] = g  # type: ignore[assignment] - validated above
+        gold = self._validated_gold(req.gold, params.schema, ds.num_rows)
         job_id = ids.new_id("lj")
         row = JobRow(
             job_id=job_id, project=req.project, dataset_id=req.dataset_id, version_id=req.version_id,
@@ -940,6 +935,28 @@ class LabelingDomain:
                  for i in range(ds.num_rows) for k in range(params.overlap)]
         s.connection().execute(TaskRow.__table__.insert(), tasks)
         return row
+
+    @staticmethod
+    def _validated_gold(pairs, schema: LabelSchema, num_rows: int, known: dict | None = None) -> dict[int, Label]:
+        gold: dict[int, Label] = {}
+        for n, (item, g) in enumerate(pairs):
+            require(0 <= item < num_rows, f"gold[{n}].item_index {item} is outside [0, {num_rows})")
+            require(item not in gold and item not in (known or {}), f"gold[{n}]: item {item} appears twice")
+            validate_label(schema, g, f"gold[{n}].label")
+            gold[item] = g  # type: ignore[assignment] - validated above
+        return gold
+
+    def add_gold(self, job_id: str, pairs: Sequence[tuple[int, Label | None]]) -> int:
+        """Add gold items to an open job; returns how many it now has."""
+        require(len(pairs) > 0, "gold must not be empty")
+        with self.store.session() as s:
+            job = self._job_row(s, job_id)
+            self._require_open(job)
+            known = {int(i): v for i, v in json.loads(job.gold).items()}
+            added = self._validated_gold(pairs, _params_from_json(job.params).schema, job.num_items, known)
+            known.update({i: _label_to_json(g) for i, g in added.items()})
+            job.gold = json.dumps({str(i): v for i, v in known.items()})
+            return len(known)
 
     def _job_row(self, s: Session, job_id: str) -> JobRow:
         require(job_id.strip(), "job_id is required")

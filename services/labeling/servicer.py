@@ -50,3 +50,7 @@ class LabelingServicer(pb_grpc.LabelingServiceServicer):
 
     def FinalizeJob(self, request: pb.FinalizeJobRequest, context) -> pb.Job:
         return convert.job_to_proto(self.domain.finalize_job(request.job_id, request.force))
+
+    def AddGoldItems(self, request: pb.AddGoldItemsRequest, context) -> pb.AddGoldItemsResponse:
+        pairs = [(g.item_index, convert.label_from_proto(g.label)) for g in request.gold]
+        return pb.AddGoldItemsResponse(gold_items=self.domain.add_gold(request.job_id, pairs))

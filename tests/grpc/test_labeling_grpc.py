@@ -290,3 +290,27 @@ def test_finalize_paths_and_completed_job_is_read_only(start, kafka_bootstrap):
                      task_id=f"{job.job_id}-0-0", annotator_id="a", label=cls("1")))):
         code, details = code_of(call)
         assert code == C.FAILED_PRECONDITION and "already completed" in details
+
+
+def test_add_gold_items_scores_annotators(svc):
+    job = create(svc, images(svc, 3), overlap=1)
+    res = svc.stub.AddGoldItems(pb.AddGoldItemsRequest(job_id=job.job_id, gold=[pb.GoldItem(item_index=0,
+                                                                                            label=cls("1"))]))
+    assert res.gold_items == 1
+    code, msg = code_of(lambda: svc.stub.AddGoldItems(pb.AddGoldItemsRequest(
+        job_id=job.job_id, gold=[pb.GoldItem(item_index=0, label=cls("2"))])))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "twice" in msg
+    code, msg = code_of(lambda: svc.stub.AddGoldItems(pb.AddGoldItemsRequest(
+        job_id=job.job_id, gold=[pb.GoldItem(item_index=7, label=cls("2"))])))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "outside" in msg
+    code, _ = code_of(lambda: svc.stub.AddGoldItems(pb.AddGoldItemsRequest(
+        job_id="lj-missing", gold=[pb.GoldItem(item_index=0, label=cls("2"))])))
+    assert code == grpc.StatusCode.NOT_FOUND
+    # the gold answer now scores whoever labels item 0
+    tasks = svc.stub.LeaseTasks(pb.LeaseTasksRequest(job_id=job.job_id, annotator_id="ann", max_tasks=3)).tasks
+    for t in tasks:
+        svc.stub.SubmitAnnotation(pb.SubmitAnnotationRequest(task_id=t.task_id, annotator_id="ann",
+                                                             label=cls("1" if t.item_index == 0 else "3")))
+    stats = svc.stub.GetJobStats(pb.GetJobStatsRequest(job_id=job.job_id))
+    ann = {a.annotator_id: a for a in stats.annotators}["ann"]
+    assert ann.gold_answered == 1 and ann.gold_accuracy == 1.0

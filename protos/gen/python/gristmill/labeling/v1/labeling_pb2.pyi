@@ -359,3 +359,17 @@ class GetPolicyRequest(_message.Message):
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     project: str
     def __init__(self, project: _Optional[str] = ...) -> None: ...
+
+class AddGoldItemsRequest(_message.Message):
+    __slots__ = ("job_id", "gold")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    GOLD_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    gold: _containers.RepeatedCompositeFieldContainer[GoldItem]
+    def __init__(self, job_id: _Optional[str] = ..., gold: _Optional[_Iterable[_Union[GoldItem, _Mapping]]] = ...) -> None: ...
+
+class AddGoldItemsResponse(_message.Message):
+    __slots__ = ("gold_items",)
+    GOLD_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    gold_items: int
+    def __init__(self, gold_items: _Optional[int] = ...) -> None: ...

@@ -80,6 +80,11 @@ class LabelingServiceStub:
                 request_serializer=gristmill_dot_labeling_dot_v1_dot_labeling__pb2.GetJobStatsRequest.SerializeToString,
                 response_deserializer=gristmill_dot_labeling_dot_v1_dot_labeling__pb2.JobStats.FromString,
                 _registered_method=True)
+        self.AddGoldItems = channel.unary_unary(
+                '/gristmill.labeling.v1.LabelingService/AddGoldItems',
+                request_serializer=gristmill_dot_labeling_dot_v1_dot_labeling__pb2.AddGoldItemsRequest.SerializeToString,
+                response_deserializer=gristmill_dot_labeling_dot_v1_dot_labeling__pb2.AddGoldItemsResponse.FromString,
+                _registered_method=True)
         self.FinalizeJob = channel.unary_unary(
                 '/gristmill.labeling.v1.LabelingService/FinalizeJob',
                 request_serializer=gristmill_dot_labeling_dot_v1_dot_labeling__pb2.FinalizeJobRequest.SerializeToString,
@@ -147,6 +152,14 @@ class LabelingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AddGoldItems(self, request, context):
+        """Known answers added to an open job (e.g. one created by the project's policy); they score
+        annotators and weight their votes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def FinalizeJob(self, request, context):
         """Writes the labeled dataset version when thresholds are met (or force is set).
         """
@@ -201,6 +214,11 @@ def add_LabelingServiceServicer_to_server(servicer, server):
                     servicer.GetJobStats,
                     request_deserializer=gristmill_dot_labeling_dot_v1_dot_labeling__pb2.GetJobStatsRequest.FromString,
                     response_serializer=gristmill_dot_labeling_dot_v1_dot_labeling__pb2.JobStats.SerializeToString,
+            ),
+            'AddGoldItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddGoldItems,
+                    request_deserializer=gristmill_dot_labeling_dot_v1_dot_labeling__pb2.AddGoldItemsRequest.FromString,
+                    response_serializer=gristmill_dot_labeling_dot_v1_dot_labeling__pb2.AddGoldItemsResponse.SerializeToString,
             ),
             'FinalizeJob': grpc.unary_unary_rpc_method_handler(
                     servicer.FinalizeJob,
@@ -452,6 +470,33 @@ class LabelingService:
             '/gristmill.labeling.v1.LabelingService/GetJobStats',
             gristmill_dot_labeling_dot_v1_dot_labeling__pb2.GetJobStatsRequest.SerializeToString,
             gristmill_dot_labeling_dot_v1_dot_labeling__pb2.JobStats.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddGoldItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gristmill.labeling.v1.LabelingService/AddGoldItems',
+            gristmill_dot_labeling_dot_v1_dot_labeling__pb2.AddGoldItemsRequest.SerializeToString,
+            gristmill_dot_labeling_dot_v1_dot_labeling__pb2.AddGoldItemsResponse.FromString,
             options,
             channel_credentials,
             insecure,
