@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from gristmill.common.v1 import common_pb2
 
+from gristmill.common.v1 import common_pb2
 from services.common.artifacts import Artifact
 
 

@@ -172,16 +172,40 @@ def token_ids(values: Any, vocabulary: pa.Array, max_tokens: int) -> np.ndarray:
 _GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 
 
-def probe_images(items: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
-    """Read only the headers: (N, 2) [height, width] (-1 when unreadable) and a grayscale mask."""
-    n = len(items)
+_PNG_SIGNATURE = np.frombuffer(b"\x89PNG\r\n\x1a\nxxxxIHDR", np.uint8)
+_PNG_SIGNATURE_AT = np.r_[0:8, 12:16]
+
+
+def probe_images(items: Sequence[Any] | pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Sizes and colour of encoded images without decoding them: (N, 2) [height, width] (-1 when the
+    header is unreadable) and a grayscale mask. PNG headers are parsed for the whole column at once;
+    other formats (and palette PNGs) go through PIL's header reader."""
+    arr = items if isinstance(items, pa.Array) else pa.array(items, pa.binary())
+    n = len(arr)
     sizes = np.full((n, 2), -1, np.int64)
     gray = np.zeros(n, bool)
-    for i, b in enumerate(items):
-        if not b:
-            continue
+    head = pc.binary_slice(pc.fill_null(arr, b""), 0, 26)
+    full = pc.equal(pc.binary_length(head), 26).to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(full)
+    png = np.zeros(n, bool)
+    if len(rows):
+        fixed = head.filter(pa.array(full)).cast(pa.binary(26))
+        h = np.frombuffer(fixed.buffers()[1], np.uint8, count=len(fixed) * 26, offset=fixed.offset * 26)
+        h = h.reshape(-1, 26)
+        colour = h[:, 25]
+        is_png = (h[:, _PNG_SIGNATURE_AT] == _PNG_SIGNATURE[_PNG_SIGNATURE_AT]).all(axis=1) & (colour != 3)
+        be = h[:, 16:24].astype(np.int64)
+        width = (be[:, 0] << 24) | (be[:, 1] << 16) | (be[:, 2] << 8) | be[:, 3]
+        height = (be[:, 4] << 24) | (be[:, 5] << 16) | (be[:, 6] << 8) | be[:, 7]
+        at = rows[is_png]
+        sizes[at, 0], sizes[at, 1] = height[is_png], width[is_png]
+        gray[at] = np.isin(colour[is_png], (0, 4))            # grayscale, grayscale + alpha
+        png[at] = True
+    rest = np.flatnonzero(~png & pc.fill_null(pc.greater(pc.binary_length(arr), 0), False).to_numpy(
+        zero_copy_only=False))
+    for i in rest:                                             # JPEG, palette PNG, anything else PIL reads
         try:
-            with Image.open(io.BytesIO(b)) as im:
+            with Image.open(io.BytesIO(arr[int(i)].as_py())) as im:
                 sizes[i] = im.height, im.width
                 gray[i] = im.mode in _GRAY_MODES or (im.mode == "P" and _palette_is_gray(im))
         except Exception:  # noqa: BLE001 - any undecodable header is an unreadable image
@@ -335,8 +359,12 @@ class FittedTransform:
     def _check(self) -> None:
         if self.kind not in ("tabular", "image"):
             raise ValueError(f"unknown transform kind {self.kind!r}")
-        if self.kind == "image" and self.image is None:
-            raise ValueError("an image transform needs its image parameters")
+        if self.kind == "image":
+            img = self.image
+            if img is None:
+                raise ValueError("an image transform needs its image parameters")
+            if list(self.input_shape) != [img.channels, img.height, img.width] or img.channels not in (1, 3):
+                raise ValueError(f"input_shape {self.input_shape} does not match the image parameters")
         if self.kind == "tabular":
             width = self.layout[-1].stop if self.layout else 0
             if list(self.input_shape) != [width]:

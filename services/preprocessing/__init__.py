@@ -1,0 +1,1 @@
+"""The preprocessing service: feature specs, cleaning, splits, fitted transforms, feature sets."""
