@@ -8,6 +8,8 @@ port by tests/pg.py when its binaries are installed (scripts/ensure-postgres.sh 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -46,10 +48,14 @@ def make_settings(tmp_path: Path):
 
 
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory) -> str:
+def postgres_url() -> str:
     from tests.pg import LocalPostgres
 
-    pg = LocalPostgres(tmp_path_factory.mktemp("pg"))
-    url = pg.start()
-    yield url
-    pg.stop()
+    # Not under pytest's tmp dir: that is private to root, and the server runs as `postgres`.
+    root = Path(tempfile.mkdtemp(prefix="gristmill-pg-"))
+    pg = LocalPostgres(root)
+    try:
+        yield pg.start()
+    finally:
+        pg.stop()
+        shutil.rmtree(root, ignore_errors=True)
