@@ -52,7 +52,7 @@ class Platform:
         self.state = Path(state_dir or default_state_dir())
         self.logs, self.pids = self.state / "logs", self.state / "pids"
         self.external_kafka = os.environ.get("GRISTMILL_KAFKA_BOOTSTRAP", "")
-        self.kafka = LocalKafka(self.state / "kafka", port=KAFKA_PORT)
+        self.kafka = LocalKafka(self.state / "kafka", port=int(os.environ.get("GRISTMILL_LOCAL_KAFKA_PORT", KAFKA_PORT)))
 
     @property
     def bootstrap(self) -> str:
