@@ -140,6 +140,48 @@ def cmd_datasets(args) -> int:
     return 0
 
 
+def cmd_jobs(args) -> int:
+    from gristmill.labeling.v1 import labeling_pb2 as pb
+    from gristmill.labeling.v1 import labeling_pb2_grpc as pb_grpc
+
+    with channel("labeling") as ch:
+        stub = pb_grpc.LabelingServiceStub(ch)
+        if args.job_id:
+            stats = stub.GetJobStats(pb.GetJobStatsRequest(job_id=args.job_id))
+            t = Table("annotator", "answers", "gold answered", "gold accuracy",
+                      title=f"coverage {stats.coverage:.2f}, Fleiss' kappa {stats.fleiss_kappa:.3f}, "
+                            f"{len(stats.flagged_items)} flagged")
+            for a in stats.annotators:
+                t.add_row(a.annotator_id, str(a.annotations), str(a.gold_answered), f"{a.gold_accuracy:.2f}")
+        else:
+            res = stub.ListJobs(pb.ListJobsRequest(project=args.project))
+            t = Table("job", "project", "items", "overlap", "state", "labeled version")
+            for j in res.jobs:
+                t.add_row(j.job_id, j.project, str(j.num_items), str(j.overlap),
+                          pb.JobState.Name(j.state).removeprefix("JOB_STATE_").lower(), j.labeled_version_id)
+    console.print(t)
+    return 0
+
+
+def cmd_features(args) -> int:
+    from gristmill.preprocessing.v1 import preprocessing_pb2 as pb
+    from gristmill.preprocessing.v1 import preprocessing_pb2_grpc as pb_grpc
+
+    with channel("preprocessing") as ch:
+        stub = pb_grpc.PreprocessingServiceStub(ch)
+        if args.feature_set_id:
+            show(stub.GetFeatureSet(pb.GetFeatureSetRequest(feature_set_id=args.feature_set_id)))
+            return 0
+        res = stub.ListFeatureSets(pb.ListFeatureSetsRequest(project=args.project))
+        t = Table("feature set", "project", "dataset version", "splits", "augmented", "input shape")
+        for f in res.feature_sets:
+            t.add_row(f.feature_set_id, f.project, f.dataset_version_id,
+                      " ".join(f"{k}={v}" for k, v in sorted(f.split_rows.items())), str(f.augmented_rows),
+                      "x".join(map(str, f.input_shape)))
+    console.print(t)
+    return 0
+
+
 def cmd_demo(args) -> int:
     from services.cli.demo import run
 
@@ -169,6 +211,14 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("dataset_id", nargs="?")
     d.add_argument("--project", default="")
     d.set_defaults(fn=cmd_datasets)
+    j = sub.add_parser("jobs", help="list labeling jobs, or show one job's agreement and annotators")
+    j.add_argument("job_id", nargs="?")
+    j.add_argument("--project", default="")
+    j.set_defaults(fn=cmd_jobs)
+    f = sub.add_parser("features", help="list feature sets, or show one")
+    f.add_argument("feature_set_id", nargs="?")
+    f.add_argument("--project", default="")
+    f.set_defaults(fn=cmd_features)
     m = sub.add_parser("demo", help="run the lifecycle end to end on the embedded defaults")
     m.add_argument("--keep-running", action="store_true", help="leave the platform up afterwards")
     m.set_defaults(fn=cmd_demo)
