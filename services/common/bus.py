@@ -1,8 +1,8 @@
 """The Kafka event bus.
 
 Publishing: `Publisher.stage(session, event)` writes the event to the service's outbox inside the
-caller's transaction; after commit, `flush()` (and a background relay thread) sends it with an
-idempotent, acks=all producer and marks it published. A committed change therefore always gets
+caller's transaction; the commit wakes a background relay thread, which sends it with an idempotent,
+acks=all producer and marks it published (`flush()` does the same synchronously). A committed change therefore always gets
 its event, even when the broker is down at that moment.
 
 Consuming: `Consumer` polls with manual commits. For each record it opens a transaction, skips
@@ -25,6 +25,7 @@ from google.protobuf.message import DecodeError, Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, OffsetAndMetadata
 from kafka.errors import TopicAlreadyExistsError
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from gristmill.events.v1 import events_pb2 as ev
@@ -106,13 +107,17 @@ class Publisher:
         self._producer: KafkaProducer | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._interval = relay_interval
         self._thread: threading.Thread | None = None
 
     def stage(self, session: Session, event: Message, key: str = "") -> None:
-        """Add `event` to the outbox in the caller's transaction."""
+        """Add `event` to the outbox in the caller's transaction; the relay sends it right after commit."""
         self.store.add_outbox(session, event.meta.event_id, topic_of(event), key or event.meta.project,
                               event.SerializeToString(), _headers(event))
+        if not session.info.get("gristmill_wake_relay"):
+            session.info["gristmill_wake_relay"] = True
+            sa_event.listen(session, "after_commit", lambda _s: self._wake.set(), once=True)
 
     def flush(self, timeout: float = 5.0, wait_lock: float = 1.0) -> int:
         """Send unpublished outbox records in order; returns how many were sent.
@@ -138,7 +143,11 @@ class Publisher:
 
     def start_relay(self) -> None:
         def loop() -> None:
-            while not self._stop.wait(self._interval):
+            while not self._stop.is_set():
+                self._wake.wait(self._interval)  # a commit that staged events wakes it at once
+                self._wake.clear()
+                if self._stop.is_set():
+                    break
                 try:
                     self.flush()
                 except Exception as exc:  # noqa: BLE001 - the broker may be away; retry next tick
@@ -148,6 +157,7 @@ class Publisher:
 
     def close(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread:
             self._thread.join(timeout=5)
         try:

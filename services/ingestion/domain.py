@@ -166,17 +166,10 @@ class Ingestion:
         event.data.size_bytes, event.data.media_type = artifact.size_bytes, PARQUET
         with self.store.session() as s:
             s.add(row)
-            self.publisher.stage(s, event, key=dataset.dataset_id)
-        self._flush()
+            self.publisher.stage(s, event, key=dataset.dataset_id)  # sent by the relay right after commit
         log.info("version ingested", extra={"dataset_id": dataset.dataset_id, "version_id": version_id,
                                             "rows": table.num_rows, "source": source})
         return row, False
-
-    def _flush(self) -> None:
-        try:
-            self.publisher.flush()
-        except Exception as exc:  # noqa: BLE001 - the event stays in the outbox; the relay retries
-            log.warning("event publish deferred to the outbox relay", extra={"error": str(exc)})
 
     # --- sources ---------------------------------------------------------------------------------
     def ingest_uri(self, dataset_id: str, uri: str, fmt: str = "", label_column: str = "",

@@ -37,7 +37,6 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -63,7 +62,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy import event as sa_event
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from gristmill.events.v1 import events_pb2 as ev
@@ -475,12 +473,9 @@ class LabelingDomain:
         self._write = threading.RLock()
         self._cache: OrderedDict[str, _Dataset] = OrderedDict()
         self._cache_lock = threading.Lock()
-        self._flusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="labeling-flush")
-        self._closed = False
 
     def close(self) -> None:
-        self._closed = True
-        self._flusher.shutdown(wait=False, cancel_futures=True)
+        """Nothing to release; kept so the server's shutdown path stays uniform."""
 
     # --- policies ------------------------------------------------------------------------------------
     def put_policy(self, policy: Policy) -> Policy:
@@ -860,24 +855,8 @@ class LabelingDomain:
         log.info("labeling job created from policy", extra={**ctx, "job_id": job.job_id, "items": job.num_items})
 
     def _stage(self, s: Session, event) -> None:
-        """Stage an event in the caller's transaction; flush it (off this thread) once that commits."""
+        """Stage an event in the caller's transaction; the publisher's relay sends it after commit."""
         self.publisher.stage(s, event)
-        if not s.info.get("labeling_flush"):
-            s.info["labeling_flush"] = True
-            sa_event.listen(s, "after_commit", lambda _s: self._kick_flush(), once=True)
-
-    def _kick_flush(self) -> None:
-        if not self._closed:
-            try:
-                self._flusher.submit(self._flush)
-            except RuntimeError:  # shut down meanwhile; the relay or the next start sends it
-                pass
-
-    def _flush(self) -> None:
-        try:
-            self.publisher.flush()
-        except Exception as exc:  # noqa: BLE001 - the outbox keeps it; the relay retries
-            log.warning("event flush failed; the relay will retry", extra={"error": str(exc)})
 
     # --- helpers -------------------------------------------------------------------------------------
     def _validated_params(self, p: LabelingParams) -> LabelingParams:

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -175,7 +174,6 @@ class Preprocessing:
             session.add(row)
             self.publisher.stage(session, features_ready(row, meta), key=project)
             session.flush()
-            sa_event.listen(session, "after_commit", lambda _s: self._flush(), once=True)
         else:
             try:
                 with self.store.session() as s:
@@ -190,15 +188,8 @@ class Preprocessing:
                 if again is None:
                     raise
                 return again, False
-            self._flush()
         log.info("feature set stored", extra={
             "feature_set_id": row.feature_set_id, "project": project, "dataset_version_id": dataset_version_id,
             "spec_revision": spec.revision, "split_rows": row.split_rows, "seconds": round(row.seconds, 3),
             "correlation_id": meta.correlation_id})
         return row, True
-
-    def _flush(self) -> None:
-        try:
-            self.publisher.flush()
-        except Exception as exc:  # noqa: BLE001 - the event stays in the outbox; the relay retries
-            log.warning("event publish deferred to the outbox relay", extra={"error": str(exc)})

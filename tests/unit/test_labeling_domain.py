@@ -1,7 +1,7 @@
 """Labeling domain: agreement statistics, consensus, the leased queue with overlap, finalization, policies.
 
 Real SQLite store and real content-addressed ArtifactStore in tmp; the publisher is real except that
-flush only counts (no broker in unit tests), so the outbox holds what would be sent.
+no relay runs (no broker in unit tests), so the outbox holds what would be sent.
 """
 
 from __future__ import annotations
@@ -154,13 +154,7 @@ class Clock:
 
 
 class CountingPublisher(bus.Publisher):
-    """The real outbox publisher, except that flush only counts (no broker in unit tests)."""
-
-    flushes = 0
-
-    def flush(self, timeout: float = 30.0) -> int:
-        self.flushes += 1
-        return 0
+    """The real outbox publisher with no relay running (no broker in unit tests)."""
 
 
 @pytest.fixture
@@ -316,7 +310,7 @@ def test_majority_consensus_finalize_writes_a_labeled_version(env):
     assert event.schema.label_column == "label" and event.data.sha256 == done.labeled_data.sha256
     assert [c.name for c in event.schema.columns] == ["text", "stars", "label"]
     assert event.meta.correlation_id == job.correlation_id and event.meta.producer == "labeling"
-    assert env.publisher.flushes == 1                               # flushed once the transaction committed
+    assert env.publisher._wake.is_set()                             # the commit woke the relay
     for call in (lambda: env.finalize_job(job.job_id, force=True), lambda: env.lease_tasks(job.job_id, "d"),
                  lambda: env.set_prelabels(job.job_id, [])):
         with pytest.raises(FailedPrecondition, match="already completed"):

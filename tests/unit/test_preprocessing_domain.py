@@ -27,16 +27,11 @@ from services.preprocessing.models import Base, FeatureSetRow
 from services.preprocessing.spec import Cleaning, FeatureSpec, Split
 
 
-class RecordingPublisher:
+class RecordingPublisher(bus.Publisher):
+    """The real outbox publisher with no relay running (no broker in unit tests)."""
+
     def __init__(self, store: Store) -> None:
-        self.store, self.flushes = store, 0
-
-    def stage(self, session, event, key: str = "") -> None:
-        self.store.add_outbox(session, event.meta.event_id, bus.topic_of(event), key, event.SerializeToString(), [])
-
-    def flush(self) -> int:
-        self.flushes += 1
-        return 0
+        super().__init__(store, "127.0.0.1:1", "preprocessing")
 
     def staged(self) -> list[ev.FeaturesReady]:
         with self.store.session() as s:
@@ -140,7 +135,7 @@ def test_image_build_writes_npz_splits_transform_row_and_event(env):
     assert event.num_classes == 10 and event.task == 1
     assert event.meta.correlation_id == "corr-1" and event.meta.producer == "preprocessing"
     assert event.transform.sha256 == row.artifacts["transform"]["sha256"]
-    assert publisher.flushes == 1
+    assert publisher._wake.is_set()  # the commit woke the relay that sends it
 
 
 def test_tabular_build_apply_reproduces_every_split(env):
@@ -210,8 +205,8 @@ def test_handler_skips_projects_without_a_spec_and_builds_with_causation(env):
     domain.put_spec(FeatureSpec(project="p"))
     with domain.store.session() as s:
         handler(event, s)
-        assert publisher.flushes == 0                       # flushed only once the transaction commits
-    assert publisher.flushes == 1
+        assert not publisher._wake.is_set()                 # the relay wakes only once the transaction commits
+    assert publisher._wake.is_set()  # the commit woke the relay that sends it
     [ready] = publisher.staged()
     assert ready.meta.correlation_id == "corr-9" and ready.meta.causation_id == event.meta.event_id
 
