@@ -16,7 +16,8 @@ protos-check: install
 	$(PY) scripts/gen_protos.py --check
 
 lint: install protos-check
-	.venv/bin/ruff check services pipelines tests bench scripts
+	.venv/bin/ruff check services pipelines tests bench scripts examples
+	$(PY) -m pipelines.compile --check
 
 kafka-jars: install
 	$(PY) -m services.common.kafka_local fetch
@@ -37,6 +38,9 @@ down:
 
 status:
 	.venv/bin/gristmill status
+
+pipelines: install
+	$(PY) -m pipelines.compile
 
 bench: install kafka-jars
 	$(PY) bench/data_half.py
