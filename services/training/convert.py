@@ -86,9 +86,10 @@ def model_version_to_proto(m: ModelVersionRow) -> pb.ModelVersion:
 
 def policy_from_proto(p: pb.TrainingPolicy) -> Policy:
     return Policy(project=p.project.strip(), auto_train=p.auto_train, model=model_spec_from_proto(p.model),
-                  params=params_from_proto(p.params))
+                  params=params_from_proto(p.params), retrain_on_drift=p.retrain_on_drift)
 
 
 def policy_to_proto(p: Policy) -> pb.TrainingPolicy:
     return pb.TrainingPolicy(project=p.project, auto_train=p.auto_train, model=model_spec_to_proto(p.model),
-                             params=params_to_proto(p.params), revision=p.revision, updated_at=ts(p.updated_at))
+                             params=params_to_proto(p.params), revision=p.revision, updated_at=ts(p.updated_at),
+                             retrain_on_drift=p.retrain_on_drift, retrain_pending=p.retrain_pending)

@@ -117,6 +117,8 @@ class Policy:
     params: dict[str, Any] = field(default_factory=dict)
     revision: int = 0
     updated_at: dt.datetime | None = None
+    retrain_on_drift: bool = False
+    retrain_pending: bool = False
 
 
 def _ref(a) -> dict[str, Any]:
@@ -314,29 +316,50 @@ class TrainingDomain:
         info = events.feature_set_info(event)
         self.record_feature_set(s, info)
         row = s.get(PolicyRow, info.project)
-        if row is None or not row.auto_train:
+        if row is None or not (row.auto_train or row.retrain_pending):
             log.info("feature set recorded; no auto-train policy", extra={"feature_set_id": info.feature_set_id,
                                                                            "project": info.project})
             return
+        trigger = "retrain" if row.retrain_pending else "features-ready"
+        if self._train_from_policy(s, row, info.feature_set_id, event, trigger) and trigger == "retrain":
+            row.retrain_pending = False
+
+    def on_degradation(self, event, s: Session) -> None:
+        """DriftDetected / ModelDegraded: retrain on the freshest untrained feature set, or wait for one."""
+        project = event.meta.project
+        row = s.get(PolicyRow, project)
+        if row is None or not row.retrain_on_drift:
+            log.info("degradation noted; the project's policy does not retrain on it", extra={"project": project})
+            return
+        latest = s.scalar(select(FeatureSetRow).where(FeatureSetRow.project == project)
+                          .order_by(FeatureSetRow.recorded_at.desc()).limit(1))
+        if latest is not None and self._train_from_policy(s, row, latest.feature_set_id, event, "retrain"):
+            return
+        row.retrain_pending = True  # nothing fresh to learn from yet: the next FeaturesReady retrains
+        log.info("retrain pending until fresh features arrive", extra={"project": project})
+
+    def _train_from_policy(self, s: Session, row: PolicyRow, feature_set_id: str, event, trigger: str) -> bool:
+        """Queue a run of the policy's spec on a feature set, unless that pair already ran. True if queued."""
         policy = self._policy_from_row(row)
-        spec = TrainingSpec(project=info.project, feature_set_id=info.feature_set_id, model=policy.model,
+        spec = TrainingSpec(project=row.project, feature_set_id=feature_set_id, model=policy.model,
                             params=dict(policy.params), correlation_id=event.meta.correlation_id)
         fingerprint = spec.fingerprint()
-        guard = s.get(AutoTrainGuard, (info.feature_set_id, fingerprint))
+        guard = s.get(AutoTrainGuard, (feature_set_id, fingerprint))
         if guard is not None:
             log.info("feature set already trained with this spec; not training twice",
-                     extra={"feature_set_id": info.feature_set_id, "run_id": guard.run_id})
-            return
+                     extra={"feature_set_id": feature_set_id, "run_id": guard.run_id})
+            return False
         run_id = new_id("run")
         try:
             job = self._prepare(s, spec, run_id)
         except (InvalidArgument, NotFound, FailedPrecondition) as exc:
             exc.permanent = True  # a bad policy or feature set will not get better on retry
             raise
-        self._new_run(s, run_id, spec, job, "features-ready", causation_id=event.meta.event_id)
-        s.add(AutoTrainGuard(feature_set_id=info.feature_set_id, spec_hash=fingerprint, run_id=run_id))
-        log.info("training on FeaturesReady", extra={"run_id": run_id, "feature_set_id": info.feature_set_id})
+        self._new_run(s, run_id, spec, job, trigger, causation_id=event.meta.event_id)
+        s.add(AutoTrainGuard(feature_set_id=feature_set_id, spec_hash=fingerprint, run_id=run_id))
+        log.info("training queued", extra={"run_id": run_id, "feature_set_id": feature_set_id, "trigger": trigger})
         self._wake.set()
+        return True
 
     # ==========================================================================================
     # dispatching and executing
@@ -636,7 +659,8 @@ class TrainingDomain:
     @staticmethod
     def _policy_from_row(row: PolicyRow) -> Policy:
         return Policy(project=row.project, auto_train=row.auto_train, model=ModelSpec(**json.loads(row.model)),
-                      params=json.loads(row.params), revision=row.revision, updated_at=row.updated_at)
+                      params=json.loads(row.params), revision=row.revision, updated_at=row.updated_at,
+                      retrain_on_drift=row.retrain_on_drift, retrain_pending=row.retrain_pending)
 
     def put_policy(self, policy: Policy) -> Policy:
         require(policy.project, "policy.project is required")
@@ -656,6 +680,7 @@ class TrainingDomain:
                 row = PolicyRow(project=policy.project, revision=0)
                 s.add(row)
             row.auto_train = policy.auto_train
+            row.retrain_on_drift = policy.retrain_on_drift
             row.model = json.dumps(dataclasses.asdict(m), sort_keys=True)
             row.params = json.dumps(policy.params, sort_keys=True)
             row.revision = (row.revision or 0) + 1

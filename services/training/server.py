@@ -37,7 +37,8 @@ def build(settings: TrainingSettings, configure_logging: bool = False) -> Runnin
         lookup = PreprocessingLookup(settings.preprocessing_address)
     domain = TrainingDomain(rt.store, rt.artifacts, rt.publisher, settings, make_executor(settings), lookup)
     if settings.consume_events:
-        rt.consume({ev.FeaturesReady: domain.on_features_ready})
+        rt.consume({ev.FeaturesReady: domain.on_features_ready, ev.DriftDetected: domain.on_degradation,
+                    ev.ModelDegraded: domain.on_degradation})
     domain.start()
     running = rt.serve([Registration(TrainingServicer(domain), pb_grpc.add_TrainingServiceServicer_to_server,
                                      pb.DESCRIPTOR.services_by_name["TrainingService"].full_name)])

@@ -20,6 +20,7 @@ class FeatureSetRow(Base):
     __tablename__ = "feature_sets"
     feature_set_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     project: Mapped[str] = mapped_column(String(200), index=True)
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     dataset_version_id: Mapped[str] = mapped_column(String(64), default="")
     task: Mapped[str] = mapped_column(String(32))
     input_shape: Mapped[str] = mapped_column(Text)          # JSON list
@@ -94,6 +95,8 @@ class PolicyRow(Base):
     __tablename__ = "training_policies"
     project: Mapped[str] = mapped_column(String(200), primary_key=True)
     auto_train: Mapped[bool] = mapped_column(Boolean, default=False)
+    retrain_on_drift: Mapped[bool] = mapped_column(Boolean, default=False)
+    retrain_pending: Mapped[bool] = mapped_column(Boolean, default=False)
     model: Mapped[str] = mapped_column(Text, default="{}")   # JSON ModelSpec
     params: Mapped[str] = mapped_column(Text, default="{}")  # JSON TrainingParams
     revision: Mapped[int] = mapped_column(Integer, default=0)

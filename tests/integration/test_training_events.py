@@ -137,3 +137,48 @@ def test_feature_sets_without_policy_are_recorded_not_trained(make_settings, kaf
         assert mv.architecture == "lstm" and "val_mae" in mv.metrics
     finally:
         running.stop()
+
+
+def test_drift_retrains_on_fresh_features_only(make_settings, kafka_bootstrap, tmp_path):
+    """DriftDetected with retrain_on_drift: nothing fresh -> pending; the next FeaturesReady is the retrain."""
+    from services.common.bus import new_meta
+
+    project = f"proj-{uuid.uuid4().hex[:6]}"
+    settings = make_settings("training", TrainingSettings, executor="inline", kafka_bootstrap=kafka_bootstrap,
+                             torch_threads=1)
+    running = build(settings)
+    handled: list[str] = []
+    running.runtime.consumers[0].on_outcome = lambda o: handled.append(o.event_id)
+
+    def until_handled(event_id: str) -> None:
+        deadline = time.monotonic() + 120
+        while event_id not in handled:
+            assert time.monotonic() < deadline, "event not handled"
+            time.sleep(0.2)
+
+    try:
+        stub = pb_grpc.TrainingServiceStub(grpc.insecure_channel(f"127.0.0.1:{running.port}"))
+        stub.PutTrainingPolicy(pb.PutTrainingPolicyRequest(policy=pb.TrainingPolicy(
+            project=project, auto_train=True, retrain_on_drift=True, model=pb.ModelSpec(architecture="mlp"),
+            params=pb.TrainingParams(epochs=1))))
+        artifacts = ArtifactStore(settings.artifact_uri)
+        splits, transform = samples.breast_cancer()
+        first = samples.publish(artifacts, project, "classification", splits, num_classes=2, transform=transform)
+        send(kafka_bootstrap, tmp_path, first)
+        until_handled(first.meta.event_id)
+        drift = ev.DriftDetected(meta=new_meta("monitoring", project), model_name=project, drift_share=0.8)
+        send(kafka_bootstrap, tmp_path, drift)
+        until_handled(drift.meta.event_id)
+        # the only feature set was trained already: the drift leaves a pending retrain, no second run
+        assert len(stub.ListRuns(pb.ListRunsRequest(project=project)).runs) == 1
+        policy = stub.GetTrainingPolicy(pb.GetTrainingPolicyRequest(project=project))
+        assert policy.retrain_pending
+        fresh = samples.publish(artifacts, project, "classification", splits, num_classes=2, transform=transform)
+        send(kafka_bootstrap, tmp_path, fresh)
+        until_handled(fresh.meta.event_id)
+        runs = {r.spec.feature_set_id: r for r in stub.ListRuns(pb.ListRunsRequest(project=project)).runs}
+        assert runs[first.feature_set_id].trigger == "features-ready"
+        assert runs[fresh.feature_set_id].trigger == "retrain"
+        assert not stub.GetTrainingPolicy(pb.GetTrainingPolicyRequest(project=project)).retrain_pending
+    finally:
+        running.stop()

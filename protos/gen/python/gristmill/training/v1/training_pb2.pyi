@@ -241,20 +241,24 @@ class ListModelVersionsResponse(_message.Message):
     def __init__(self, model_versions: _Optional[_Iterable[_Union[ModelVersion, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class TrainingPolicy(_message.Message):
-    __slots__ = ("project", "auto_train", "model", "params", "revision", "updated_at")
+    __slots__ = ("project", "auto_train", "retrain_on_drift", "retrain_pending", "model", "params", "revision", "updated_at")
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     AUTO_TRAIN_FIELD_NUMBER: _ClassVar[int]
+    RETRAIN_ON_DRIFT_FIELD_NUMBER: _ClassVar[int]
+    RETRAIN_PENDING_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     PARAMS_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     project: str
     auto_train: bool
+    retrain_on_drift: bool
+    retrain_pending: bool
     model: ModelSpec
     params: TrainingParams
     revision: int
     updated_at: _timestamp_pb2.Timestamp
-    def __init__(self, project: _Optional[str] = ..., auto_train: _Optional[bool] = ..., model: _Optional[_Union[ModelSpec, _Mapping]] = ..., params: _Optional[_Union[TrainingParams, _Mapping]] = ..., revision: _Optional[int] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, project: _Optional[str] = ..., auto_train: _Optional[bool] = ..., retrain_on_drift: _Optional[bool] = ..., retrain_pending: _Optional[bool] = ..., model: _Optional[_Union[ModelSpec, _Mapping]] = ..., params: _Optional[_Union[TrainingParams, _Mapping]] = ..., revision: _Optional[int] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class PutTrainingPolicyRequest(_message.Message):
     __slots__ = ("policy",)
