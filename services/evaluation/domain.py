@@ -7,8 +7,9 @@ splits they were trained on are named in their model card (`training.data`).
 The gate: a candidate passes when it meets the policy's threshold (if any) and beats the live
 model by `min_improvement` on the policy's metric. The live model is the project's last full
 rollout seen in ModelDeployed; before any deployment, the last model that passed the gate.
-When the live model was trained on the same feature set it is scored on the same split right
-now; otherwise its recorded evaluation on its own test split is used (and the reason says so).
+The live model is scored right now on the candidate's split whenever it takes the same inputs
+(same task, input shape and outputs), so both are judged on the newest data; otherwise its recorded
+evaluation on its own split is used (and the reason says so).
 """
 
 from __future__ import annotations
@@ -145,8 +146,10 @@ class EvaluationDomain:
             return card.num_outputs - 4
         return 0
 
-    def _score(self, card: modelzoo.ModelCard, model: modelzoo.LoadedModel, split: str) -> SplitMetrics | None:
-        data = self._split_data(card, split)
+    def _score(self, card: modelzoo.ModelCard, model: modelzoo.LoadedModel, split: str,
+               data_card: modelzoo.ModelCard | None = None) -> SplitMetrics | None:
+        """Score `model` on `split` of its own feature set, or of `data_card`'s (another model's)."""
+        data = self._split_data(data_card or card, split)
         if data is None:
             return None
         x, y = data
@@ -319,11 +322,15 @@ class EvaluationDomain:
                 base_row = self._model(s, base_id)
             except NotFound:
                 return None
-        if base_row.feature_set_id == row.feature_set_id:
-            card, model = self._load(base_row)
-            m = self._score(card, model, split)
+        card, model = self._load(base_row)
+        same_inputs = (card.task, list(card.input_shape), card.num_outputs) == (
+            a.card.task, list(a.card.input_shape), a.card.num_outputs)
+        if base_row.feature_set_id == row.feature_set_id or same_inputs:
+            # Both models judged on the candidate's data: a fair comparison after the data moved on.
+            m = self._score(card, model, split, data_card=a.card)
             if m is not None and metric in m.metrics:
-                return base_id, float(m.metrics[metric]), f"{source}, scored on the same {split} split"
+                where = "the same" if base_row.feature_set_id == row.feature_set_id else "the candidate's"
+                return base_id, float(m.metrics[metric]), f"{source}, scored on {where} {split} split"
         prev = s.scalars(select(EvaluationRow).where(EvaluationRow.model_version_id == base_id)
                          .order_by(EvaluationRow.created_at.desc()).limit(1)).first()
         if prev is not None:
