@@ -83,7 +83,10 @@ def ensure_topics(bootstrap: str, topics: list[str], partitions: int = 1) -> Non
         missing = [t for t in topics if t not in set(admin.list_topics())]
         if missing:
             try:
-                admin.create_topics({t: {"num_partitions": partitions, "replication_factor": 1} for t in missing})
+                # wait_for_metadata: a consumer subscribing right after must see the partitions, or its
+                # first assignment leaves the topic out until the next metadata refresh
+                admin.create_topics({t: {"num_partitions": partitions, "replication_factor": 1} for t in missing},
+                                    wait_for_metadata=True)
             except TopicAlreadyExistsError:
                 pass  # a concurrent starter won the race
     finally:
@@ -207,8 +210,9 @@ class Consumer:
         consumer = KafkaConsumer(
             *self.handlers, bootstrap_servers=self.bootstrap, group_id=self.group_id,
             client_id=self.group_id, enable_auto_commit=False, auto_offset_reset="earliest",
-            isolation_level="read_committed", max_poll_records=50, session_timeout_ms=10_000,
-            heartbeat_interval_ms=2_000, reconnect_backoff_ms=200, reconnect_backoff_max_ms=2000,
+            isolation_level="read_committed", max_poll_records=50, session_timeout_ms=30_000,
+            heartbeat_interval_ms=3_000, reconnect_backoff_ms=200, reconnect_backoff_max_ms=2000,
+            metadata_max_age_ms=5_000,  # a topic created by another service joins the assignment quickly
         )
         try:
             while not self._stop.is_set():
