@@ -6,7 +6,7 @@ export GRISTMILL_CACHE ?= $(HOME)/.cache/gristmill
 
 install: .venv/.installed
 
-.venv/.installed: pyproject.toml uv.lock scripts/bootstrap.sh
+.venv/.installed: pyproject.toml requirements.lock scripts/bootstrap.sh
 	bash scripts/bootstrap.sh
 
 protos: install
@@ -38,6 +38,9 @@ down:
 
 status:
 	.venv/bin/gristmill status
+
+lock:  ## re-resolve after editing pyproject.toml; commit the two .lock files
+	bash scripts/bootstrap.sh --lock
 
 pipelines: install
 	$(PY) -m pipelines.compile

@@ -7,20 +7,20 @@
 # Pinned Python patch release on Debian bookworm; keep equal to docker/services.Dockerfile.
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
-# ---- builder: install exactly uv.lock into /opt/venv ----
+# ---- builder: install exactly requirements-runtime.lock into /opt/venv ----
 FROM ${PYTHON_IMAGE} AS builder
 RUN pip install --no-cache-dir uv==0.9.0
 ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
     UV_PYTHON_DOWNLOADS=never \
-    UV_PROJECT_ENVIRONMENT=/opt/venv
+    VIRTUAL_ENV=/opt/venv
 WORKDIR /src
-COPY pyproject.toml uv.lock README.md ./
+COPY pyproject.toml requirements-runtime.lock README.md ./
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-install-project
+    uv venv /opt/venv && uv pip sync --require-hashes requirements-runtime.lock
 COPY . .
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-editable
+    uv pip install --no-deps .
 
 # ---- final: interpreter + venv, no compilers, no uv, non-root ----
 FROM ${PYTHON_IMAGE}

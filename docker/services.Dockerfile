@@ -4,10 +4,10 @@
 # Build from the repository root:
 #   docker build -f docker/services.Dockerfile -t gristmill/services:0.1.0 .
 
-# Pinned Python patch release on Debian bookworm; bump deliberately together with uv.lock.
+# Pinned Python patch release on Debian bookworm; bump deliberately together with the lock files.
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
-# ---- builder: resolve nothing, install exactly uv.lock into /opt/venv ----
+# ---- builder: resolve nothing, install exactly requirements-runtime.lock into /opt/venv ----
 FROM ${PYTHON_IMAGE} AS builder
 # uv is only needed here; it never reaches the final image.
 RUN pip install --no-cache-dir uv==0.9.0
@@ -16,16 +16,16 @@ RUN pip install --no-cache-dir uv==0.9.0
 ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
     UV_PYTHON_DOWNLOADS=never \
-    UV_PROJECT_ENVIRONMENT=/opt/venv
+    VIRTUAL_ENV=/opt/venv
 WORKDIR /src
 # Dependencies first, so code changes do not reinstall torch and friends.
-COPY pyproject.toml uv.lock README.md ./
+COPY pyproject.toml requirements-runtime.lock README.md ./
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-install-project
+    uv venv /opt/venv && uv pip sync --require-hashes requirements-runtime.lock
 # Then the project itself, installed as a regular (non-editable) package so /src is not needed later.
 COPY . .
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-editable
+    uv pip install --no-deps .
 
 # ---- final: interpreter + venv, no compilers, no uv, non-root ----
 FROM ${PYTHON_IMAGE}

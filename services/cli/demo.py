@@ -8,7 +8,10 @@ the chain. Prints what happened, with counts, agreement, timings and where the a
 
 from __future__ import annotations
 
+import itertools
+import shutil
 import time
+from types import SimpleNamespace
 
 import grpc
 from kafka import KafkaConsumer
@@ -27,6 +30,7 @@ from services.cli import lifecycle
 from services.cli.annotators import Annotator, annotate
 from services.cli.platform import ROOT, Platform
 from services.common.bus import BY_TOPIC
+from services.common.config import default_state_dir
 from services.common.grpc_server import channel_options
 
 console = Console()
@@ -34,6 +38,7 @@ SPEC = ROOT / "examples" / "digits" / "lifecycle.yaml"
 CROWD = [Annotator("ann-ada", 0.97), Annotator("ann-bo", 0.93), Annotator("ann-cy", 0.88),
          Annotator("ann-dee", 0.55)]  # one careless annotator, whom gold items expose
 GOLD_ITEMS = 60
+MODEL_HALF = {"training", "evaluation", "deployment", "monitoring"}
 
 
 def wait_for(fn, timeout: float, what: str, interval: float = 0.3):
@@ -63,14 +68,14 @@ def channel(p: Platform, service: str) -> grpc.Channel:
     return grpc.insecure_channel(f"127.0.0.1:{p.port(service)}", options=channel_options())
 
 
-def event_chain(bootstrap: str, correlation_id: str) -> list[tuple[str, float]]:
-    """Every event of this run (by correlation id), in time order."""
+def event_chain(bootstrap: str, project: str) -> list[tuple[str, float]]:
+    """Every event of this project, in time order."""
     consumer = KafkaConsumer(*BY_TOPIC, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
                              consumer_timeout_ms=3000)
     out = []
     for rec in consumer:
         msg = BY_TOPIC[rec.topic].FromString(rec.value)
-        if msg.meta.correlation_id == correlation_id:
+        if msg.meta.project == project:
             out.append((type(msg).__name__, msg.meta.occurred_at.ToDatetime().timestamp()))
     consumer.close()
     return sorted(out, key=lambda x: x[1])
@@ -78,8 +83,11 @@ def event_chain(bootstrap: str, correlation_id: str) -> list[tuple[str, float]]:
 
 def run(keep_running: bool = False) -> int:
     stages = Stages()
-    platform = Platform()
-    started_here = not platform.status() or not all(s.healthy for s in platform.status())
+    # A fresh platform of its own each time, so an earlier run's state never leaks in.
+    platform = Platform(default_state_dir() / "demo")
+    platform.down()
+    shutil.rmtree(platform.state, ignore_errors=True)
+    started_here = True
     with console.status("starting Kafka and the services") as st:
         platform.up(progress=lambda name, what: st.update(f"{name}: {what}"))
     stages.done("platform up", f"Kafka at {platform.bootstrap}; services: "
@@ -152,8 +160,15 @@ def _lifecycle(platform: Platform, stages: Stages) -> int:
 
     accuracy = _label_accuracy(job, truth)
     console.print(f"consensus labels agree with the true digits on [bold]{accuracy:.1%}[/bold] of items")
-    chain = event_chain(platform.bootstrap, correlation_id)
-    console.print("events: " + " -> ".join(name for name, _ in chain))
+    if MODEL_HALF <= {s.name for s in platform.status()}:
+        from services.cli.demo_models import model_half
+
+        model_half(SimpleNamespace(console=console, wait_for=wait_for, project=project, stages=stages,
+                                   channel=lambda svc: channel(platform, svc), dataset_id=ds,
+                                   correlation_id=correlation_id))
+    chain = [name for name, _ in event_chain(platform.bootstrap, project)]
+    runs = [(n, len(list(g))) for n, g in itertools.groupby(chain)]
+    console.print("events: " + " -> ".join(n if k == 1 else f"{n} x{k}" for n, k in runs))
     console.print("\n[bold]artifacts[/bold]")
     for name, ref in (("dataset version", res.version.data), ("labeled version", job.labeled_data),
                       ("train split", fs.train), ("validation split", fs.validation), ("test split", fs.test),

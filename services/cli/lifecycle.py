@@ -103,7 +103,27 @@ def sections() -> list[Section]:
 
 def model_sections() -> list[Section]:
     """Sections owned by the model half (training, evaluation, deployment, monitoring)."""
-    return []
+    from gristmill.deployment.v1 import deployment_pb2 as dep
+    from gristmill.deployment.v1 import deployment_pb2_grpc as dep_grpc
+    from gristmill.evaluation.v1 import evaluation_pb2 as evl
+    from gristmill.evaluation.v1 import evaluation_pb2_grpc as evl_grpc
+    from gristmill.monitoring.v1 import monitoring_pb2 as mon
+    from gristmill.monitoring.v1 import monitoring_pb2_grpc as mon_grpc
+    from gristmill.training.v1 import training_pb2 as trn
+    from gristmill.training.v1 import training_pb2_grpc as trn_grpc
+
+    return [
+        Section("training", "training", trn.TrainingPolicy,
+                lambda ch, m: trn_grpc.TrainingServiceStub(ch).PutTrainingPolicy(
+                    trn.PutTrainingPolicyRequest(policy=m))),
+        Section("evaluation", "evaluation", evl.GatePolicy,
+                lambda ch, m: evl_grpc.EvaluationServiceStub(ch).PutGatePolicy(evl.PutGatePolicyRequest(policy=m))),
+        Section("rollout", "deployment", dep.RolloutPolicy,
+                lambda ch, m: dep_grpc.DeploymentServiceStub(ch).PutRolloutPolicy(
+                    dep.PutRolloutPolicyRequest(policy=m))),
+        Section("monitoring", "monitoring", mon.AlertRules,
+                lambda ch, m: mon_grpc.MonitoringServiceStub(ch).PutAlertRules(mon.PutAlertRulesRequest(rules=m))),
+    ]
 
 
 def plan(doc: dict) -> list[tuple[Section, Message]]:
