@@ -17,6 +17,6 @@ class DeploymentSettings(Settings):
     supervise_interval: float = 5.0       # local: seconds between liveness checks of READY servers (0: off)
     # cluster mode
     namespace: str = "gristmill"
-    serving_image: str = "ghcr.io/gristmill/serving:0.1.0"
+    serving_image: str = "gristmill/predictor:0.1.0"  # built by docker/predictor.Dockerfile
     service_account: str = ""
     storage_env: str = ""                 # comma-separated NAME=VALUE pairs given to the predictor container
