@@ -70,7 +70,7 @@ def new_meta(producer: str, project: str, correlation_id: str = "", causation: e
     )
 
 
-def _headers(event: Message) -> list[tuple[str, bytes]]:
+def headers_of(event: Message) -> list[tuple[str, bytes]]:
     m = event.meta
     return [("event_id", m.event_id.encode()), ("event_type", event.DESCRIPTOR.full_name.encode()),
             ("project", m.project.encode()), ("correlation_id", m.correlation_id.encode()),
@@ -117,7 +117,7 @@ class Publisher:
     def stage(self, session: Session, event: Message, key: str = "") -> None:
         """Add `event` to the outbox in the caller's transaction; the relay sends it right after commit."""
         self.store.add_outbox(session, event.meta.event_id, topic_of(event), key or event.meta.project,
-                              event.SerializeToString(), _headers(event))
+                              event.SerializeToString(), headers_of(event))
         if not session.info.get("gristmill_wake_relay"):
             session.info["gristmill_wake_relay"] = True
             sa_event.listen(session, "after_commit", lambda _s: self._wake.set(), once=True)

@@ -329,9 +329,11 @@ class Deployments:
         if self.settings.stop_servers_on_exit:
             with self._lock:
                 self.backend.close()
-                if self.mode == "local":
+                servers = getattr(self.backend, "servers", None)
+                if servers is not None:  # also those adopted from an earlier run of this service
                     with self.store.session() as s:
                         for srv in s.scalars(select(ServerRow).where(ServerRow.state == "ready")):
+                            servers.stop(srv.deployment_id, srv.pid)
                             srv.state = "stopped"
 
     def _loop(self) -> None:

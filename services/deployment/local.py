@@ -96,6 +96,17 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
+def is_model_server(pid: int) -> bool:
+    """True when `pid` is alive and runs `services.serving` (a recorded pid may have been reused)."""
+    if not pid_alive(pid):
+        return False
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"services.serving" in f.read()
+    except OSError:
+        return True  # no /proc: trust the pid
+
+
 def pick_endpoint(endpoints: list[tuple[str, int]], rng: random.Random | None = None) -> str:
     """Choose one of (endpoint, traffic_percent) by weight: the canary split for local clients."""
     live = [(e, w) for e, w in endpoints if w > 0]
@@ -189,15 +200,15 @@ class LocalServers:
             proc = self._procs.get(deployment_id)
         if proc is not None:
             return proc.poll() is None
-        return pid_alive(pid)
+        return is_model_server(pid)
 
     def stop(self, deployment_id: str, pid: int = 0, grace: float = 5.0) -> None:
         """SIGTERM the server's process group, SIGKILL after `grace` seconds."""
         with self._lock:
             proc = self._procs.pop(deployment_id, None)
+        if proc is None and not is_model_server(pid):
+            return  # not ours (any more): never signal a reused pid
         pid = proc.pid if proc is not None else pid
-        if pid <= 0:
-            return
         _signal_group(pid, signal.SIGTERM)
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline:

@@ -40,7 +40,7 @@ from kafka import KafkaProducer
 from prometheus_client import Counter
 
 from gristmill.events.v1 import events_pb2 as ev
-from services.common.bus import TOPICS, ensure_topics, new_meta
+from services.common.bus import TOPICS, ensure_topics, headers_of, new_meta
 
 log = logging.getLogger(__name__)
 
@@ -95,13 +95,6 @@ def to_events(req: LoggedRequest, *, model_name: str, model_version_id: str, pro
             latency_ms=float(req.latency_ms), protocol=req.protocol,
         ))
     return events
-
-
-def headers_of(event: ev.InferenceLogged) -> list[tuple[str, bytes]]:
-    m = event.meta
-    return [("event_id", m.event_id.encode()), ("event_type", event.DESCRIPTOR.full_name.encode()),
-            ("project", m.project.encode()), ("correlation_id", m.correlation_id.encode()),
-            ("producer", m.producer.encode())]
 
 
 # --- the record format between the predictor and its publisher process ------------------------
