@@ -208,12 +208,19 @@ class Consumer:
 
     def _run(self) -> None:
         consumer = KafkaConsumer(
-            *self.handlers, bootstrap_servers=self.bootstrap, group_id=self.group_id,
+            bootstrap_servers=self.bootstrap, group_id=self.group_id,
             client_id=self.group_id, enable_auto_commit=False, auto_offset_reset="earliest",
             isolation_level="read_committed", max_poll_records=50, session_timeout_ms=30_000,
             heartbeat_interval_ms=3_000, reconnect_backoff_ms=200, reconnect_backoff_max_ms=2000,
             metadata_max_age_ms=5_000,  # a topic created by another service joins the assignment quickly
         )
+        # Subscribe only once every topic's partitions are known: the group's first assignment otherwise
+        # leaves out a topic created moments before, and it may stay out.
+        deadline = time.monotonic() + 60
+        while not self._stop.is_set() and time.monotonic() < deadline and any(
+                not consumer.partitions_for_topic(t) for t in self.handlers):
+            time.sleep(0.2)
+        consumer.subscribe(list(self.handlers))
         try:
             while not self._stop.is_set():
                 try:
