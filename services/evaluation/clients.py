@@ -76,11 +76,13 @@ class TrainingClient:
         return {"run_id": r.run_id, "state": _STATES.get(r.state, "UNKNOWN"), "message": r.message,
                 "model_version_id": r.model_version_id, "epochs_done": r.epochs_done}
 
-    def cancel(self, run_id: str) -> None:
+    def cancel(self, run_id: str) -> str:
+        """Cancel a run; returns the state it ended in (it may have finished on its own meanwhile)."""
         try:
-            self._call(self._stub.CancelRun, tpb.CancelRunRequest(run_id=run_id))
+            r = self._call(self._stub.CancelRun, tpb.CancelRunRequest(run_id=run_id))
+            return _STATES.get(r.state, "UNKNOWN")
         except errors.FailedPrecondition:
-            pass  # it ended on its own meanwhile
+            return self.get_run(run_id)["state"]
 
     def stream_metrics(self, run_id: str, timeout: float = 3600.0) -> Iterator[dict[str, float]]:
         try:

@@ -164,7 +164,8 @@ class StudyRunner:
                     prune = trial.should_prune()
                 self.on_trial(trial.number, {"intermediate": intermediate})
                 if prune:
-                    self.client.cancel(run_id)
+                    if self.client.cancel(run_id) == "SUCCEEDED":
+                        break  # it finished before the cancel took effect: a complete trial, not a pruned one
                     with self._lock:
                         self.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
                     self.on_trial(trial.number, {"state": "pruned", "intermediate": intermediate,

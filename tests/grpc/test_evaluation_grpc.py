@@ -171,7 +171,7 @@ def test_study_random_search_with_pruning(services):
     space = struct({"learning_rate": {"choices": [0.00002, 0.03]}, "model.hidden": {"choices": ["[32]", "[16]"]}})
     study = e.StartStudy(epb.StartStudyRequest(project="p", feature_set_id=fs, space=space, sampler="random", trials=6,
                                                parallelism=2, metric="val_loss", seed=3,
-                                               base=struct({"params": {"epochs": 6, "batch_size": 32}})))
+                                               base=struct({"params": {"epochs": 20, "batch_size": 32}})))
     assert study.state == "running" and study.direction == "minimize" and study.parallelism == 2
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
@@ -191,7 +191,7 @@ def test_study_random_search_with_pruning(services):
     for tr in study.trials:
         assert runs[tr.run_id].trigger == f"study:{study.study_id}"
         if tr.state == "pruned":
-            assert runs[tr.run_id].state == tpb.RUN_STATE_CANCELLED and len(tr.intermediate) < 6
+            assert runs[tr.run_id].state == tpb.RUN_STATE_CANCELLED and len(tr.intermediate) < 20
         else:
             assert runs[tr.run_id].state == tpb.RUN_STATE_SUCCEEDED and tr.model_version_id
 

@@ -150,6 +150,7 @@ class FakeTraining:
 
     def cancel(self, run_id):
         self.cancelled.append(run_id)
+        return "CANCELLED"
 
     def get_run(self, run_id):
         return {"state": "SUCCEEDED", "message": "", "model_version_id": f"mv-{run_id}"}
@@ -177,6 +178,33 @@ def test_study_runner_finds_the_best_region_and_prunes(sampler):
     pruned = [n for n, t in trials.items() if t["state"] == "pruned"]
     assert pruned and all(client.runs[trials[n]["run_id"]] and trials[n]["run_id"] in client.cancelled for n in pruned)
     assert all(r["trigger"] == "study:study-1" for r in client.runs.values())
+
+
+class LateCancelTraining(FakeTraining):
+    """Every run finishes before a cancel reaches it, as a fast run on a loaded machine can."""
+
+    def cancel(self, run_id):
+        self.cancelled.append(run_id)
+        return "SUCCEEDED"
+
+
+def test_study_trial_whose_run_outran_the_pruner_counts_as_complete():
+    from services.evaluation.study import StudyRequest, StudyRunner
+
+    client = LateCancelTraining()
+    trials: dict[int, dict] = {}
+    done: dict = {}
+    req = StudyRequest(project="p", feature_set_id="fs", space={"learning_rate": {"low": 1e-4, "high": 1.0, "log": True}},
+                       sampler="random", trials=8, parallelism=1, seed=0)
+    runner = StudyRunner(req, client, "study-1", "minimize", lambda n, f: trials.setdefault(n, {}).update(f),
+                         done.update)
+    runner.submit_first()
+    runner.run()
+    assert client.cancelled, "the pruner never asked for a cancel, so this test proves nothing"
+    assert all(t["state"] == "complete" and t["model_version_id"] for t in trials.values())
+    for t in trials.values():
+        if t["run_id"] in client.cancelled:
+            assert t["value"] == pytest.approx(client._loss(t["run_id"], client.epochs))
 
 
 def test_study_first_submit_errors_surface():
