@@ -87,7 +87,6 @@ def run(keep_running: bool = False) -> int:
     platform = Platform(default_state_dir() / "demo")
     platform.down()
     shutil.rmtree(platform.state, ignore_errors=True)
-    started_here = True
     with console.status("starting Kafka and the services") as st:
         platform.up(progress=lambda name, what: st.update(f"{name}: {what}"))
     stages.done("platform up", f"Kafka at {platform.bootstrap}; services: "
@@ -95,7 +94,7 @@ def run(keep_running: bool = False) -> int:
     try:
         return _lifecycle(platform, stages)
     finally:
-        if started_here and not keep_running:
+        if not keep_running:
             platform.down()
             console.print("[dim]platform stopped (use --keep-running to leave it up)[/dim]")
 

@@ -15,13 +15,33 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Boolean, DateTime, Integer, LargeBinary, String, Text, create_engine, event, select
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Integer,
+    LargeBinary,
+    Select,
+    String,
+    Text,
+    create_engine,
+    event,
+    select,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from services.common.ids import decode_page_token, encode_page_token, page_size
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def paginate(session: Session, query: Select, size: int, token: str) -> tuple[list, str]:
+    """One page of an ordered query and the token of the next page ("" on the last one)."""
+    n, offset = page_size(size), decode_page_token(token)
+    rows = list(session.scalars(query.offset(offset).limit(n + 1)))
+    return rows[:n], encode_page_token(offset + n) if len(rows) > n else ""
 
 
 class InfraBase(DeclarativeBase):

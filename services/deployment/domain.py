@@ -35,8 +35,8 @@ from gristmill.events.v1 import events_pb2 as ev
 from services.common.artifacts import Artifact, ArtifactStore
 from services.common.bus import Publisher, new_meta
 from services.common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, Unavailable
-from services.common.ids import decode_page_token, encode_page_token, new_id, page_size
-from services.common.store import Store, utcnow
+from services.common.ids import new_id
+from services.common.store import Store, paginate, utcnow
 from services.deployment.config import DeploymentSettings
 from services.deployment.local import Endpoints, LocalBackend, RolloutFailed, Target
 from services.deployment.models import (
@@ -269,17 +269,13 @@ class Deployments:
 
     def list(self, project: str, model_name: str = "", size: int = 0, token: str = ""
              ) -> tuple[list[DeploymentRow], str]:
-        n, offset = page_size(size), decode_page_token(token)
+        q = select(DeploymentRow).order_by(DeploymentRow.created_at.desc(), DeploymentRow.deployment_id)
+        if project:
+            q = q.where(DeploymentRow.project == project)
+        if model_name:
+            q = q.where(DeploymentRow.model_name == model_name)
         with self.store.session() as s:
-            q = select(DeploymentRow)
-            if project:
-                q = q.where(DeploymentRow.project == project)
-            if model_name:
-                q = q.where(DeploymentRow.model_name == model_name)
-            rows = list(s.scalars(q.order_by(DeploymentRow.created_at.desc(), DeploymentRow.deployment_id)
-                                  .offset(offset).limit(n + 1)))
-        more = len(rows) > n
-        return rows[:n], encode_page_token(offset + n) if more else ""
+            return paginate(s, q, size, token)
 
     def endpoints(self, model_name: str) -> list[EndpointView]:
         """What serves `model_name` now, with each endpoint's share of traffic."""

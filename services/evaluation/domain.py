@@ -31,8 +31,8 @@ from services.common import modelzoo
 from services.common.artifacts import ArtifactStore
 from services.common.bus import Publisher
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, require
-from services.common.ids import decode_page_token, encode_page_token, new_id, page_size
-from services.common.store import Store, utcnow
+from services.common.ids import new_id
+from services.common.store import Store, paginate, utcnow
 from services.evaluation import events
 from services.evaluation.config import EvaluationSettings
 from services.evaluation.diagnosis import Diagnosis, diagnose
@@ -364,14 +364,11 @@ class EvaluationDomain:
             return row
 
     def list_evaluations(self, project: str, size: int, token: str) -> tuple[list[EvaluationRow], str]:
-        n, offset = page_size(size), decode_page_token(token)
+        q = select(EvaluationRow).order_by(EvaluationRow.created_at.desc(), EvaluationRow.evaluation_id.desc())
+        if project:
+            q = q.where(EvaluationRow.project == project)
         with self.store.session() as s:
-            q = select(EvaluationRow)
-            if project:
-                q = q.where(EvaluationRow.project == project)
-            rows = s.scalars(q.order_by(EvaluationRow.created_at.desc(), EvaluationRow.evaluation_id.desc())
-                             .offset(offset).limit(n + 1)).all()
-        return list(rows[:n]), encode_page_token(offset + n) if len(rows) > n else ""
+            return paginate(s, q, size, token)
 
     # ==========================================================================================
     # studies

@@ -19,7 +19,7 @@ from pathlib import Path
 import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from gristmill.events.v1 import events_pb2 as ev
 from services.common import bus
@@ -33,8 +33,8 @@ from services.common.errors import (
     ResourceExhausted,
     Unavailable,
 )
-from services.common.ids import decode_page_token, encode_page_token, new_id, page_size
-from services.common.store import Store
+from services.common.ids import new_id
+from services.common.store import Store, paginate
 from services.ingestion import formats, samples
 from services.ingestion.config import IngestionSettings
 from services.ingestion.models import DatasetRow, UploadRow, VersionRow
@@ -84,23 +84,23 @@ class Ingestion:
                 raise NotFound(f"dataset {dataset_id!r} does not exist")
             return row
 
-    def dataset_summary(self, dataset_id: str) -> tuple[str, int]:
-        """(latest version id, version count)."""
+    def dataset_summaries(self, dataset_ids: list[str]) -> dict[str, tuple[str, int]]:
+        """(latest version id, version count) per dataset, in one query for a whole page."""
+        summaries = dict.fromkeys(dataset_ids, ("", 0))
         with self.store.session() as s:
-            count = s.scalar(select(func.count()).where(VersionRow.dataset_id == dataset_id)) or 0
-            latest = s.scalar(select(VersionRow.version_id).where(VersionRow.dataset_id == dataset_id)
-                              .order_by(VersionRow.created_at.desc()).limit(1))
-            return latest or "", int(count)
+            for dataset_id, version_id in s.execute(
+                    select(VersionRow.dataset_id, VersionRow.version_id)
+                    .where(VersionRow.dataset_id.in_(dataset_ids))
+                    .order_by(VersionRow.created_at, VersionRow.version_id)):
+                summaries[dataset_id] = (version_id, summaries[dataset_id][1] + 1)
+        return summaries
 
     def list_datasets(self, project: str, size: int, token: str) -> tuple[list[DatasetRow], str]:
-        offset, limit = decode_page_token(token), page_size(size)
+        q = select(DatasetRow).order_by(DatasetRow.created_at, DatasetRow.dataset_id)
+        if project:
+            q = q.where(DatasetRow.project == project)
         with self.store.session() as s:
-            q = select(DatasetRow).order_by(DatasetRow.created_at, DatasetRow.dataset_id)
-            if project:
-                q = q.where(DatasetRow.project == project)
-            rows = list(s.scalars(q.offset(offset).limit(limit + 1)))
-        more = len(rows) > limit
-        return rows[:limit], encode_page_token(offset + limit) if more else ""
+            return paginate(s, q, size, token)
 
     # --- versions --------------------------------------------------------------------------------
     def get_version(self, version_id: str) -> VersionRow:
@@ -112,13 +112,10 @@ class Ingestion:
 
     def list_versions(self, dataset_id: str, size: int, token: str) -> tuple[list[VersionRow], str]:
         self.get_dataset(dataset_id)
-        offset, limit = decode_page_token(token), page_size(size)
+        q = (select(VersionRow).where(VersionRow.dataset_id == dataset_id)
+             .order_by(VersionRow.created_at, VersionRow.version_id))
         with self.store.session() as s:
-            rows = list(s.scalars(select(VersionRow).where(VersionRow.dataset_id == dataset_id)
-                                  .order_by(VersionRow.created_at, VersionRow.version_id)
-                                  .offset(offset).limit(limit + 1)))
-        more = len(rows) > limit
-        return rows[:limit], encode_page_token(offset + limit) if more else ""
+            return paginate(s, q, size, token)
 
     def ingest_bytes(self, dataset_id: str, data: bytes, fmt: str, *, filename: str = "", label_column: str = "",
                      source: str = "upload", correlation_id: str = "") -> tuple[VersionRow, bool]:

@@ -18,8 +18,12 @@ class IngestionServicer(pb_grpc.IngestionServiceServicer):
     def __init__(self, domain: Ingestion) -> None:
         self.d = domain
 
+    def _datasets(self, rows) -> list[pb.Dataset]:
+        summaries = self.d.dataset_summaries([r.dataset_id for r in rows])
+        return [convert.dataset_to_proto(r, *summaries[r.dataset_id]) for r in rows]
+
     def _dataset(self, row) -> pb.Dataset:
-        return convert.dataset_to_proto(row, *self.d.dataset_summary(row.dataset_id))
+        return self._datasets([row])[0]
 
     def CreateDataset(self, request, context):
         schema = convert.schema_from_proto(request.expected_schema)
@@ -30,7 +34,7 @@ class IngestionServicer(pb_grpc.IngestionServiceServicer):
 
     def ListDatasets(self, request, context):
         rows, token = self.d.list_datasets(request.project, request.page_size, request.page_token)
-        return pb.ListDatasetsResponse(datasets=[self._dataset(r) for r in rows], next_page_token=token)
+        return pb.ListDatasetsResponse(datasets=self._datasets(rows), next_page_token=token)
 
     def UploadDataset(self, request_iterator, context):
         first = next(request_iterator, None)

@@ -68,7 +68,7 @@ from gristmill.events.v1 import events_pb2 as ev
 from services.common import bus, ids
 from services.common.artifacts import Artifact, ArtifactStore
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, require
-from services.common.store import Store, utcnow
+from services.common.store import Store, paginate, utcnow
 from services.labeling import agreement as ag
 from services.labeling import events
 from services.labeling.config import LabelingSettings
@@ -474,9 +474,6 @@ class LabelingDomain:
         self._cache: OrderedDict[str, _Dataset] = OrderedDict()
         self._cache_lock = threading.Lock()
 
-    def close(self) -> None:
-        """Nothing to release; kept so the server's shutdown path stays uniform."""
-
     # --- policies ------------------------------------------------------------------------------------
     def put_policy(self, policy: Policy) -> Policy:
         require(policy.project.strip(), "policy.project is required")
@@ -514,14 +511,12 @@ class LabelingDomain:
             return self._job(self._job_row(s, job_id))
 
     def list_jobs(self, project: str = "", page_size: int = 0, page_token: str = "") -> tuple[list[Job], str]:
-        offset, size = ids.decode_page_token(page_token), ids.page_size(page_size)
+        q = select(JobRow).order_by(JobRow.created_at, JobRow.job_id)
+        if project:
+            q = q.where(JobRow.project == project)
         with self.store.session() as s:
-            q = select(JobRow).order_by(JobRow.created_at, JobRow.job_id).offset(offset).limit(size + 1)
-            if project:
-                q = q.where(JobRow.project == project)
-            rows = list(s.scalars(q))
-        more = len(rows) > size
-        return [self._job(r) for r in rows[:size]], ids.encode_page_token(offset + size) if more else ""
+            rows, token = paginate(s, q, page_size, page_token)
+        return [self._job(r) for r in rows], token
 
     # --- the queue -----------------------------------------------------------------------------------
     def lease_tasks(self, job_id: str, annotator_id: str, max_tasks: int = 1) -> list[Task]:

@@ -22,5 +22,4 @@ def build(settings: LabelingSettings, configure_logging: bool = False,
         rt.consume({ev.DatasetIngested: domain.on_dataset_ingested}, group_suffix=settings.consumer_group_suffix)
     running = rt.serve([Registration(LabelingServicer(domain), pb_grpc.add_LabelingServiceServicer_to_server,
                                      pb.DESCRIPTOR.services_by_name["LabelingService"].full_name)])
-    running.on_stop(domain.close)   # runs before the runtime's close (publisher flush, store dispose)
     return running

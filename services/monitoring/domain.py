@@ -39,8 +39,8 @@ from gristmill.events.v1 import events_pb2 as ev
 from services.common.artifacts import Artifact, ArtifactStore
 from services.common.bus import Publisher, new_meta
 from services.common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from services.common.ids import decode_page_token, encode_page_token, new_id, page_size
-from services.common.store import Store, utcnow
+from services.common.ids import new_id
+from services.common.store import Store, paginate, utcnow
 from services.monitoring import drift
 from services.monitoring.config import MonitoringSettings
 from services.monitoring.models import (
@@ -393,14 +393,11 @@ class Monitoring:
             return row
 
     def list_reports(self, model_name: str, size: int = 0, token: str = "") -> tuple[list[DriftReportRow], str]:
-        n, offset = page_size(size), decode_page_token(token)
+        q = select(DriftReportRow).order_by(DriftReportRow.created_at.desc(), DriftReportRow.report_id)
+        if model_name:
+            q = q.where(DriftReportRow.model_name == model_name)
         with self.store.session() as s:
-            q = select(DriftReportRow)
-            if model_name:
-                q = q.where(DriftReportRow.model_name == model_name)
-            rows = list(s.scalars(q.order_by(DriftReportRow.created_at.desc(), DriftReportRow.report_id)
-                                  .offset(offset).limit(n + 1)))
-        return rows[:n], encode_page_token(offset + n) if len(rows) > n else ""
+            return paginate(s, q, size, token)
 
     # ------------------------------------------------------------------------------------------
     # feedback and performance

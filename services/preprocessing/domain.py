@@ -27,8 +27,8 @@ from services.common.artifacts import Artifact, ArtifactStore
 from services.common.bus import Publisher
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted, require
 from services.common.features import MEDIA_TYPE as TRANSFORM_MEDIA_TYPE
-from services.common.ids import decode_page_token, encode_page_token, new_id, page_size
-from services.common.store import Store, utcnow
+from services.common.ids import new_id
+from services.common.store import Store, paginate, utcnow
 from services.preprocessing import pipeline
 from services.preprocessing.config import PreprocessingSettings
 from services.preprocessing.events import PRODUCER, features_ready
@@ -99,14 +99,11 @@ class Preprocessing:
         return row
 
     def list_feature_sets(self, project: str, size: int, token: str) -> tuple[list[FeatureSetRow], str]:
-        limit, offset = page_size(size), decode_page_token(token)
         q = select(FeatureSetRow).order_by(FeatureSetRow.created_at, FeatureSetRow.feature_set_id)
         if project:
             q = q.where(FeatureSetRow.project == project)
         with self.store.session() as s:
-            rows = list(s.scalars(q.offset(offset).limit(limit + 1)))
-        more = len(rows) > limit
-        return rows[:limit], encode_page_token(offset + limit) if more else ""
+            return paginate(s, q, size, token)
 
     @contextlib.contextmanager
     def _session(self, session: Session | None) -> Iterator[Session]:

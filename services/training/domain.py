@@ -39,8 +39,8 @@ from services.common.errors import (
     NotFound,
     require,
 )
-from services.common.ids import decode_page_token, encode_page_token, new_id, page_size
-from services.common.store import Store, utcnow
+from services.common.ids import new_id
+from services.common.store import Store, paginate, utcnow
 from services.training import events
 from services.training.config import TrainingSettings
 from services.training.executors import Execution, kill_group, stale_driver_alive
@@ -576,14 +576,11 @@ class TrainingDomain:
             return row
 
     def list_runs(self, project: str, size: int, token: str) -> tuple[list[RunRow], str]:
-        n, offset = page_size(size), decode_page_token(token)
+        q = select(RunRow).order_by(RunRow.created_at.desc(), RunRow.run_id.desc())
+        if project:
+            q = q.where(RunRow.project == project)
         with self.store.session() as s:
-            q = select(RunRow)
-            if project:
-                q = q.where(RunRow.project == project)
-            rows = s.scalars(q.order_by(RunRow.created_at.desc(), RunRow.run_id.desc()).offset(offset)
-                             .limit(n + 1)).all()
-        return list(rows[:n]), encode_page_token(offset + n) if len(rows) > n else ""
+            return paginate(s, q, size, token)
 
     def cancel(self, run_id: str) -> RunRow:
         row = self.get_run(run_id)
@@ -644,14 +641,12 @@ class TrainingDomain:
             return row
 
     def list_model_versions(self, project: str, size: int, token: str) -> tuple[list[ModelVersionRow], str]:
-        n, offset = page_size(size), decode_page_token(token)
+        q = select(ModelVersionRow).order_by(ModelVersionRow.created_at.desc(),
+                                             ModelVersionRow.model_version_id.desc())
+        if project:
+            q = q.where(ModelVersionRow.project == project)
         with self.store.session() as s:
-            q = select(ModelVersionRow)
-            if project:
-                q = q.where(ModelVersionRow.project == project)
-            rows = s.scalars(q.order_by(ModelVersionRow.created_at.desc(), ModelVersionRow.model_version_id.desc())
-                             .offset(offset).limit(n + 1)).all()
-        return list(rows[:n]), encode_page_token(offset + n) if len(rows) > n else ""
+            return paginate(s, q, size, token)
 
     # ==========================================================================================
     # policies

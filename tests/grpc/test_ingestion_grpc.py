@@ -292,12 +292,15 @@ def test_not_found_already_exists_and_paging(svc):
     assert code == grpc.StatusCode.ALREADY_EXISTS
     code, _ = code_of(lambda: stub.CreateDataset(pb.CreateDatasetRequest(project="p")))
     assert code == grpc.StatusCode.INVALID_ARGUMENT
-    for i in range(4):
-        dataset(stub, f"page{i}", project="paged")
+    ids = [dataset(stub, f"page{i}", project="paged") for i in range(4)]
+    client.upload(stub, ids[1], CSV, filename="t.csv")
+    newer = client.upload(stub, ids[1], CSV + b"7,8.5,y\n", filename="t2.csv").version.version_id
     first = stub.ListDatasets(pb.ListDatasetsRequest(project="paged", page_size=3))
     second = stub.ListDatasets(pb.ListDatasetsRequest(project="paged", page_size=3,
                                                       page_token=first.next_page_token))
     assert len(first.datasets) == 3 and first.next_page_token
     assert len(second.datasets) == 1 and not second.next_page_token
+    listed = {d.dataset_id: (d.latest_version_id, d.version_count) for d in [*first.datasets, *second.datasets]}
+    assert listed == {ids[0]: ("", 0), ids[1]: (newer, 2), ids[2]: ("", 0), ids[3]: ("", 0)}
     code, _ = code_of(lambda: stub.ListDatasets(pb.ListDatasetsRequest(page_token="garbage!")))
     assert code == grpc.StatusCode.INVALID_ARGUMENT

@@ -166,7 +166,6 @@ def env(make_settings):
     clock = Clock()
     domain = LabelingDomain(store, artifacts, publisher, settings, clock=clock)
     yield domain
-    domain.close()
     store.engine.dispose()
 
 
