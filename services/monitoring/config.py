@@ -21,4 +21,5 @@ class MonitoringSettings(Settings):
     store_html: bool = True             # store Evidently's HTML report as an artifact
     check_interval: float = 1.0         # seconds between window checks
     scrape_timeout: float = 1.0         # reading the predictor's /metrics
+    retention_hours: float = 24 * 30    # logged predictions and unjoined feedback older than this are deleted (0: keep)
     preload_evidently: bool = True      # import Evidently in the background at start (a cold import takes seconds)

@@ -25,13 +25,14 @@ import datetime as dt
 import logging
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import numpy as np
 from google.protobuf.struct_pb2 import Struct
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from gristmill.common.v1 import common_pb2
@@ -56,6 +57,7 @@ from services.monitoring.models import (
 )
 
 log = logging.getLogger(__name__)
+_PRUNE_EVERY_S = 600.0   # retention is in hours; deleting more often buys nothing
 
 PRODUCER = "monitoring"
 TASK_NAMES = {common_pb2.TASK_CLASSIFICATION: "classification", common_pb2.TASK_REGRESSION: "regression",
@@ -135,6 +137,7 @@ class Monitoring:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._blocked: dict[tuple[str, str], str] = {}
+        self._next_prune = 0.0
 
     # ------------------------------------------------------------------------------------------
     # events
@@ -573,10 +576,27 @@ class Monitoring:
         if self._thread is not None:
             self._thread.join(timeout=60)
 
+    def prune(self, now: dt.datetime | None = None) -> int:
+        """Delete logged predictions and unjoined feedback older than the retention; drift reports stay.
+
+        Accuracy and latency then describe the retention period, and the table stops growing with traffic."""
+        if self.settings.retention_hours <= 0:
+            return 0
+        cutoff = (now or utcnow()) - dt.timedelta(hours=self.settings.retention_hours)
+        with self.store.session() as s:
+            n = s.execute(delete(InferenceRow).where(InferenceRow.occurred_at < cutoff)).rowcount
+            n += s.execute(delete(FeedbackRow).where(FeedbackRow.submitted_at < cutoff)).rowcount
+        if n:
+            log.info("pruned monitoring rows past retention", extra={"rows": n, "cutoff": cutoff.isoformat()})
+        return n
+
     def _loop(self) -> None:
         while not self._stop.wait(self.settings.check_interval):
             try:
                 self.check_windows()
+                if time.monotonic() >= self._next_prune:
+                    self._next_prune = time.monotonic() + _PRUNE_EVERY_S
+                    self.prune()
             except Exception:  # noqa: BLE001 - the worker must survive
                 log.exception("window check failed")
 

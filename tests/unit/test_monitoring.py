@@ -229,3 +229,30 @@ def test_time_window_closes_once_old_enough_with_enough_rows(mon):
     (rid,) = m.check_windows()           # the oldest row is 45 s old and 12 >= min_window_rows rows wait
     assert m.get_report(rid).window_rows == 12
     assert m.check_windows() == []       # nothing left
+
+
+def test_prune_deletes_only_rows_past_retention(mon):
+    import datetime as dt
+
+    from services.monitoring.models import FeedbackRow
+
+    m, _, made = mon
+    log_rows(m, made.train_x[:4], "old-")
+    log_rows(m, made.train_x[:3], "new-")
+    m.submit_feedback("never-logged-old", "one")
+    m.submit_feedback("never-logged-new", "two")
+    now = dt.datetime.now(dt.UTC)
+    with m.store.session() as s:
+        for i in range(4):
+            s.get(InferenceRow, f"old-{i}").occurred_at = now - dt.timedelta(days=31)
+        s.get(FeedbackRow, "never-logged-old").submitted_at = now - dt.timedelta(days=31)
+    assert m.prune(now) == 5
+    with m.store.session() as s:
+        assert sorted(r.request_id for r in s.query(InferenceRow)) == ["new-0", "new-1", "new-2"]
+        assert [r.request_id for r in s.query(FeedbackRow)] == ["never-logged-new"]
+    assert m.performance("digits").requests == 3
+    assert m.prune(now) == 0
+    m.settings.retention_hours = 0
+    with m.store.session() as s:
+        s.get(InferenceRow, "new-0").occurred_at = now - dt.timedelta(days=400)
+    assert m.prune(now) == 0
