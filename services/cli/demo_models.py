@@ -27,6 +27,8 @@ from gristmill.monitoring.v1 import monitoring_pb2 as mon
 from gristmill.monitoring.v1 import monitoring_pb2_grpc as mon_grpc
 from gristmill.training.v1 import training_pb2 as trn
 from gristmill.training.v1 import training_pb2_grpc as trn_grpc
+from services.common import config
+from services.deployment.config import DeploymentSettings
 from services.ingestion import client as upload_client
 
 
@@ -39,12 +41,18 @@ def as_uint8(images: np.ndarray) -> np.ndarray:
     return np.round(images * (255 / 16)).astype(np.uint8)
 
 
+def gateway_url() -> str:
+    """The deployment service's local model gateway: one REST address that follows promotions."""
+    return f"http://127.0.0.1:{config.load(DeploymentSettings, 'deployment').gateway_port}"
+
+
 class Traffic:
-    """Clients of the deployed model: V2 gRPC and V2 REST, with ground truth sent back as feedback."""
+    """Clients of the deployed model: V2 gRPC to its endpoint and V2 REST through the model gateway,
+    with ground truth sent back as feedback."""
 
     def __init__(self, deployment: dep.Deployment, model_name: str, monitoring: mon_grpc.MonitoringServiceStub):
         self.grpc_url = deployment.grpc_endpoint.removeprefix("grpc://").removeprefix("http://")
-        self.rest_url = deployment.rest_endpoint.rstrip("/")
+        self.rest_url = gateway_url()
         self.model_name, self.monitoring = model_name, monitoring
         self.counter = 0
 
@@ -133,7 +141,7 @@ def model_half(ctx) -> None:
     d1 = wait_for(lambda: next((d for d in ready_deployments() if d.model_version_id == mv1.model_version_id),
                                None), 180, "the deployment of the first model")
     ctx.stages.done("deployed with KServe", f"{d1.model_name} {d1.model_version_id}: REST {d1.rest_endpoint}, "
-                    f"gRPC {d1.grpc_endpoint}")
+                    f"gRPC {d1.grpc_endpoint}; gateway {gateway_url()}/v2/models/{d1.model_name}/infer")
 
     # --- traffic ---------------------------------------------------------------------------------
     digits = load_digits()

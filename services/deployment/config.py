@@ -15,6 +15,7 @@ class DeploymentSettings(Settings):
     serving_log_sample_rate: float = 1.0  # passed to the predictors (GRISTMILL_SERVING_LOG_SAMPLE_RATE)
     worker_interval: float = 0.5          # seconds between scans for pending rollouts
     supervise_interval: float = 5.0       # local: seconds between liveness checks of READY servers (0: off)
+    gateway_port: int = 8088              # local: one REST address for every model, split by canary weights (0: off)
     # cluster mode
     namespace: str = "gristmill"
     serving_image: str = "gristmill/predictor:0.1.0"  # built by docker/predictor.Dockerfile

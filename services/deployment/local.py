@@ -4,9 +4,9 @@ Each server gets its own free port pair on 127.0.0.1 and is ready when KServe's
 `/v2/models/<name>/ready` answers 200 and its gRPC port accepts connections. A server that exits or
 misses the readiness deadline is stopped and the rollout fails; nothing else changes.
 
-Traffic split: local mode has no router in front of the servers. A canary's split is recorded on the
-deployments and reported with both endpoints (`Deployment.endpoints`); clients, the CLI or a proxy
-choose an endpoint by those weights (`pick_endpoint` does it for Python callers).
+Traffic split: the deployment service's model gateway (`gateway.py`, REST) routes each request to a
+READY deployment by the weights recorded on the deployments, which are also reported with both
+endpoints (`Deployment.endpoints`) for gRPC clients to choose from (`pick_endpoint`).
 """
 
 from __future__ import annotations
@@ -64,7 +64,10 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def _port_free(host: str, port: int) -> bool:
+    """Whether a server could listen on `port`. SO_REUSEADDR as the servers bind: connections a killed
+    server left half-closed (a client's pooled keep-alive ones) must not count as taken."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:

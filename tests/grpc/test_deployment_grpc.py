@@ -25,7 +25,7 @@ def svc(tmp_path_factory, kafka_bootstrap):
     tmp = tmp_path_factory.mktemp("deployment-grpc")
     settings = DeploymentSettings(service="deployment", state_dir=tmp, port=0, metrics_port=0, grace_seconds=0.5,
                                   kafka_bootstrap=kafka_bootstrap, artifact_uri=(tmp / "artifacts").as_uri(),
-                                  ready_timeout=240, serving_log_sample_rate=0.0)
+                                  ready_timeout=240, serving_log_sample_rate=0.0, gateway_port=0)
     artifacts = ArtifactStore(settings.artifact_uri)
     versions = {v: make_version(artifacts, "image", project="grpc-p", version_id=v, seed=i)
                 for i, v in enumerate(("mv-g1", "mv-g2"))}

@@ -20,6 +20,7 @@ from gristmill.events.v1 import events_pb2 as ev
 from services.common.artifacts import ArtifactStore
 from services.common.bus import TOPICS, make_producer, new_meta
 from services.common.grpc_server import channel_options
+from services.common.kafka_local import free_port
 from services.deployment.config import DeploymentSettings
 from services.deployment.server import build
 from services.serving.testing import make_version, raw_images
@@ -33,7 +34,7 @@ def env(tmp_path_factory, kafka_bootstrap):
     tmp = tmp_path_factory.mktemp("deployment-it")
     settings = DeploymentSettings(service="deployment", state_dir=tmp, port=0, metrics_port=0, grace_seconds=0.5,
                                   kafka_bootstrap=kafka_bootstrap, artifact_uri=(tmp / "artifacts").as_uri(),
-                                  ready_timeout=240, serving_log_sample_rate=0.0)
+                                  ready_timeout=240, serving_log_sample_rate=0.0, gateway_port=free_port())
     artifacts = ArtifactStore(settings.artifact_uri)
     stamp = str(int(time.time() * 1000))
     versions = {k: make_version(artifacts, "image", project=PROJECT, version_id=f"mv-{k}-{stamp}", seed=i)
@@ -112,6 +113,16 @@ def answers(rest: str) -> bool:
     return r.status_code == 200 and r.json()["outputs"][1]["data"][0] in ("zero", "one", "two")
 
 
+def served_by(domain, model=NAME) -> str:
+    """Which version answered one V2 request sent through the local gateway."""
+    r = httpx.post(f"http://127.0.0.1:{domain.settings.gateway_port}/v2/models/{model}/infer", timeout=30,
+                   json={"inputs": [{"name": "p", "shape": [1, 8, 8], "datatype": "UINT8",
+                                     "data": raw_images(1).reshape(-1).tolist()}]})
+    assert r.status_code == 200, r.text
+    assert r.json()["outputs"][1]["data"][0] in ("zero", "one", "two")
+    return r.headers["x-gristmill-model-version"]
+
+
 def test_passing_evaluation_deploys_once(env, deployed):
     domain, stub, producer, versions, _ = env
     a = versions["a"]
@@ -151,9 +162,12 @@ def test_canary_promote_and_rollback(env, deployed):
     assert {k: v[0] for k, v in split.items()} == {va: 70, vb: 30}
     assert answers(split[va][1]) and answers(split[vb][1])
     old_rest = split[va][1]
+    served = [served_by(domain) for _ in range(200)]   # the gateway splits 70/30 (binomial sd 6.5 around 60)
+    assert served.count(va) + served.count(vb) == 200 and 30 <= served.count(vb) <= 90, served.count(vb)
 
     promoted = stub.Promote(pb.PromoteRequest(deployment_id=canary.deployment_id))
     assert promoted.canary_percent == 100 and [e.model_version_id for e in promoted.endpoints] == [vb]
+    assert {served_by(domain) for _ in range(20)} == {vb}   # even while the old route is still cached
     assert deployed.wait_for(lambda e: e.model_version_id == vb and e.canary_percent == 100)
     assert not answers(old_rest)  # the old version's server was stopped
 
@@ -161,6 +175,9 @@ def test_canary_promote_and_rollback(env, deployed):
     assert rolled.state == pb.DEPLOYMENT_STATE_ROLLED_BACK
     (now,) = rolled.endpoints
     assert now.model_version_id == va and now.traffic_percent == 100 and answers(now.rest_endpoint)
+    assert {served_by(domain) for _ in range(20)} == {va}
+    unknown = httpx.post(f"http://127.0.0.1:{domain.settings.gateway_port}/v2/models/nobody/infer", json={})
+    assert unknown.status_code == 404 and "no READY deployment" in unknown.json()["error"]
     assert not answers(promoted.rest_endpoint)
     back = deployed.wait_for(lambda e: e.model_version_id == va and e.previous_model_version_id == vb)
     assert back.rest_endpoint == now.rest_endpoint

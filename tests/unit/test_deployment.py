@@ -265,3 +265,25 @@ def test_names_and_endpoint_choice():
     assert pick_endpoint([("only", 100), ("none", 0)], rng) == "only"
     with pytest.raises(ValueError):
         pick_endpoint([("none", 0)])
+
+
+def test_gateway_picks_by_weight_caches_routes_and_refuses_unknown_models():
+    import random
+
+    from starlette.testclient import TestClient
+
+    from services.deployment.gateway import Gateway
+
+    calls: list[str] = []
+    table = {"m": [("http://a", 70, "v1", "d1"), ("http://b", 30, "v2", "d2"), ("http://c", 0, "v0", "d0")]}
+    g = Gateway(lambda name: calls.append(name) or table.get(name, []), rng=random.Random(0))
+    picks = [g.pick("m")[1] for _ in range(1000)]
+    assert 250 <= picks.count("v2") <= 350 and picks.count("v1") + picks.count("v2") == 1000
+    assert calls == ["m"]                      # read once, then cached
+    assert g.pick("m", fresh=True)[0] in ("http://a", "http://b") and calls == ["m", "m"]
+    assert g.pick("nobody") is None
+    with TestClient(g.app) as client:
+        missing = client.post("/v2/models/nobody/infer", json={})
+        assert missing.status_code == 404 and "no READY deployment" in missing.json()["error"]
+        assert client.get("/not/a/model/path").status_code == 404
+        assert client.get("/healthz").json() == {"status": "ok"}
