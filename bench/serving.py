@@ -7,7 +7,9 @@ Latency (batch of 1, 8x8 CNN, loopback, keep-alive):
 * minimal: a minimal `kserve.Model` doing the same forward on the same preprocessed FP32 tensor;
 * gristmill: `python -m services.serving` (input validation, V2 outputs with labels, InferenceLogged
   queueing; with `--kafka` a local broker receives every request, else logging is off), on the same
-  preprocessed tensor, and once more on raw uint8 pixels (the fitted transform runs in the server).
+  preprocessed tensor, and once more on raw uint8 pixels (the fitted transform runs in the server);
+* gristmill via gateway: the same REST request through the local model gateway (its own process here,
+  inside the deployment service in the platform) to the same gristmill server.
 REST is V2 JSON through one httpx client, gRPC is V2 `ModelInfer` with raw contents through one stub.
 Requests alternate between the servers in rounds so background load hits both alike.
 Goal: gristmill p50 <= 1.2 x minimal.
@@ -64,6 +66,17 @@ import logging
 for n in ("uvicorn.access", "kserve.trace"):
     logging.getLogger(n).setLevel(logging.WARNING)
 server.start([model])
+'''
+
+
+GATEWAY = r'''
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from services.deployment.gateway import Gateway, GatewayServer
+rest, port = sys.argv[2], int(sys.argv[3])
+GatewayServer(Gateway(lambda name: [(rest, 100, "mv-bench", "dep-bench")]), "127.0.0.1", port).start()
+while True:
+    time.sleep(3600)
 '''
 
 
@@ -140,6 +153,10 @@ def bench_latency(args, tmp: Path) -> list[tuple[str, float, float]]:
                             made.card_ref.uri, "--card_sha256", made.card_ref.sha256, "--http_port", str(hp),
                             "--grpc_port", str(gp), "--enable_latency_logging", "false"], env, hp, "gristmill",
                            tmp / "gristmill.log"))
+        gateway_py, gw = tmp / "gateway.py", free_port()
+        gateway_py.write_text(GATEWAY)
+        procs.append(start([sys.executable, str(gateway_py), str(ROOT), f"http://127.0.0.1:{hp}", str(gw)], env, gw,
+                           "gateway", tmp / "gateway.log"))
         body_pre = {"inputs": [{"name": "x", "shape": [1, 1, 8, 8], "datatype": "FP32",
                                 "data": x.reshape(-1).tolist()}]}
         body_raw = {"inputs": [{"name": "x", "shape": [1, 8, 8], "datatype": "UINT8",
@@ -159,6 +176,8 @@ def bench_latency(args, tmp: Path) -> list[tuple[str, float, float]]:
                                                 content=pre_json),
             "REST gristmill raw": lambda: http.post(f"http://127.0.0.1:{ports['gristmill'][0]}/v2/models/m/infer",
                                                     content=raw_json),
+            "REST gristmill via gateway": lambda: http.post(f"http://127.0.0.1:{gw}/v2/models/m/infer",
+                                                            content=pre_json),
             "gRPC minimal": lambda: stubs["minimal"].ModelInfer(req_pre, timeout=10),
             "gRPC gristmill": lambda: stubs["gristmill"].ModelInfer(req_pre, timeout=10),
             "gRPC gristmill raw": lambda: stubs["gristmill"].ModelInfer(req_raw, timeout=10),
@@ -278,6 +297,8 @@ def main() -> None:
                 base = by.get(name.split(" ")[0] + " minimal") if name.split(" ")[0] in ("REST", "gRPC") else None
                 ratio = f"{p50 / base[0]:.2f}x" if base else ""
                 print(f"{name:34s} {p50:8.2f} {p99:8.2f} {ratio:>15s} {cpu_ms:11.2f}")
+            direct, routed = by["REST gristmill"][0], by["REST gristmill via gateway"][0]
+            print(f"the gateway adds {routed - direct:.2f} ms at p50 ({routed / direct:.2f}x direct REST)")
         if not args.skip_drift:
             rows = bench_drift(args, tmp)
             by = {k: a for k, a, _ in rows}
