@@ -305,7 +305,7 @@ class Monitoring:
             groups = s.execute(
                 select(InferenceRow.model_name, InferenceRow.model_version_id, func.max(InferenceRow.project),
                        func.count(), func.min(InferenceRow.occurred_at))
-                .where(InferenceRow.report_id.is_(None))
+                .where(InferenceRow.report_id.is_(None), InferenceRow.feature_dim > 0)  # no input logged: no drift
                 .group_by(InferenceRow.model_name, InferenceRow.model_version_id)).all()
             due = []
             for name, version, project, n, oldest in groups:
@@ -333,7 +333,7 @@ class Monitoring:
                 rows = s.execute(
                     select(InferenceRow.request_id, InferenceRow.features, InferenceRow.project)
                     .where(InferenceRow.model_name == model_name, InferenceRow.model_version_id == version,
-                           InferenceRow.report_id.is_(None))
+                           InferenceRow.report_id.is_(None), InferenceRow.feature_dim > 0)
                     .order_by(InferenceRow.occurred_at, InferenceRow.request_id).limit(limit)).all()
             fs_id, sample, red = self.reference_for(version)
             if len(rows) < min_rows:

@@ -45,6 +45,8 @@ from services.common.bus import TOPICS, ensure_topics, headers_of, new_meta
 log = logging.getLogger(__name__)
 
 TOPIC = TOPICS[ev.InferenceLogged]
+# Below the producer's and the broker's 1 MiB message limits, with room for key, headers and batch framing.
+MAX_EVENT_BYTES = 1_000_000
 _ROOT = str(Path(__file__).resolve().parents[2])
 LOGGED = Counter("gristmill_inference_log", "InferenceLogged records by outcome", ["model_name", "outcome"])
 OUTCOMES = ("queued", "sampled_out", "dropped", "published", "failed")
@@ -131,9 +133,21 @@ def make_log_producer(bootstrap: str, client_id: str, linger_ms: int = 5) -> Kaf
         reconnect_backoff_max_ms=2000)
 
 
-def publish(producer: KafkaProducer, events: list[ev.InferenceLogged]) -> None:
+def publish(producer: KafkaProducer, events: list[ev.InferenceLogged]) -> int:
+    """Send the events; returns how many went without their features.
+
+    A row whose input does not fit in one Kafka message (e.g. a 224x224x3 image as doubles) is logged
+    without `features`: monitoring still gets its prediction, latency and feedback, but not drift."""
+    stripped = 0
     for e in events:
-        producer.send(TOPIC, value=e.SerializeToString(), key=e.model_name.encode(), headers=headers_of(e))
+        value = e.SerializeToString()
+        if len(value) > MAX_EVENT_BYTES:
+            del e.features[:]
+            value, stripped = e.SerializeToString(), stripped + 1
+        producer.send(TOPIC, value=value, key=e.model_name.encode(), headers=headers_of(e))
+    if stripped:
+        log.warning("logged %d inference rows without features: over %d bytes each", stripped, MAX_EVENT_BYTES)
+    return stripped
 
 
 def kafka_sender(bootstrap: str, client_id: str, who: Identity) -> Sender:

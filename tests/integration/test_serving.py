@@ -207,3 +207,34 @@ def test_every_request_is_logged_to_kafka(server, kafka_bootstrap):
     assert e.prediction in ("zero", "one", "two") and e.latency_ms > 0
     assert (seen["log-v2"].protocol, seen["log-grpc"].protocol) == ("v2-rest", "v2-grpc")
     np.testing.assert_allclose(seen["log-v2"].features, seen["log-grpc"].features, rtol=1e-6)
+
+
+def test_an_input_too_large_for_kafka_is_logged_without_features(kafka_bootstrap):
+    from services.serving.inference_log import LoggedRequest, make_log_producer, publish, to_events
+
+    version = f"mv-big-{uuid.uuid4().hex[:8]}"
+    big = LoggedRequest("big", "v2-rest", np.zeros((1, 3, 224, 224), np.float32), np.array([[0.2, 0.8]]),
+                        ["cat"], 3.5, "", time.time())
+    small = LoggedRequest("small", "v2-rest", np.ones((1, 4), np.float32), np.array([[0.6, 0.4]]),
+                          ["dog"], 1.0, "", time.time())
+    producer = make_log_producer(kafka_bootstrap, "big-input-test")
+    events = [e for r in (big, small) for e in to_events(r, model_name=NAME, model_version_id=version, project="p")]
+    assert publish(producer, events) == 1        # without the guard the producer raises MessageSizeTooLarge
+    producer.flush(timeout=30)
+    producer.close()
+    consumer = KafkaConsumer(TOPICS[ev.InferenceLogged], bootstrap_servers=kafka_bootstrap,
+                             auto_offset_reset="earliest", consumer_timeout_ms=500)
+    seen: dict[str, ev.InferenceLogged] = {}
+    deadline = time.monotonic() + 30
+    try:
+        while len(seen) < 2 and time.monotonic() < deadline:
+            for recs in consumer.poll(timeout_ms=300).values():
+                for rec in recs:
+                    e = ev.InferenceLogged.FromString(rec.value)
+                    if e.model_version_id == version:
+                        seen[e.request_id] = e
+    finally:
+        consumer.close()
+    assert list(seen["big"].features) == [] and list(seen["big"].feature_shape) == [3, 224, 224]
+    assert seen["big"].prediction == "cat" and seen["big"].latency_ms == 3.5
+    assert list(seen["small"].features) == [1.0] * 4

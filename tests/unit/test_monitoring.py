@@ -256,3 +256,18 @@ def test_prune_deletes_only_rows_past_retention(mon):
     with m.store.session() as s:
         s.get(InferenceRow, "new-0").occurred_at = now - dt.timedelta(days=400)
     assert m.prune(now) == 0
+
+
+def test_rows_logged_without_features_count_for_performance_but_not_drift(mon):
+    m, _, made = mon
+    m.set_reference("fs-1", made.train, model_version_id="mv-1", project="p")
+    log_rows(m, made.train_x[:12], "with-")
+    with m.store.session() as s:
+        for i in range(80):   # more than a window (60) of rows whose input was too large to log
+            m.on_inference_logged(ev.InferenceLogged(meta=new_meta("serving", "p"), request_id=f"bare-{i}",
+                                                     model_name="digits", model_version_id="mv-1",
+                                                     outputs=[0.1] * 3, prediction="zero", latency_ms=2.0), s)
+    assert m.check_windows() == []                 # 12 rows with features: below the window of 60
+    assert m.performance("digits").requests == 92
+    (rid,) = [m.run_drift_report("digits").report_id]
+    assert m.get_report(rid).window_rows == 12
