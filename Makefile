@@ -18,6 +18,7 @@ protos-check: install
 lint: install protos-check
 	.venv/bin/ruff check services pipelines tests bench scripts examples
 	$(PY) -m pipelines.compile --check
+	$(PY) scripts/schema.py --check
 
 kafka-jars: install
 	$(PY) -m services.common.kafka_local fetch

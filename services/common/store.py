@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +32,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from services.common.ids import decode_page_token, encode_page_token, page_size
+from services.common.migrations import migrate
 
 
 def utcnow() -> dt.datetime:
@@ -89,8 +91,8 @@ class Store:
         self.url = url
         self.engine = make_engine(url)
         InfraBase.metadata.create_all(self.engine)
-        if base is not None:
-            base.metadata.create_all(self.engine)
+        if base is not None:  # the service's revisions sit beside the module that declares its tables
+            migrate(self.engine, base.metadata, Path(sys.modules[base.__module__].__file__).parent / "migrations")
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
