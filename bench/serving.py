@@ -8,8 +8,8 @@ Latency (batch of 1, 8x8 CNN, loopback, keep-alive):
 * gristmill: `python -m services.serving` (input validation, V2 outputs with labels, InferenceLogged
   queueing; with `--kafka` a local broker receives every request, else logging is off), on the same
   preprocessed tensor, and once more on raw uint8 pixels (the fitted transform runs in the server);
-* gristmill via gateway: the same REST request through the local model gateway (its own process here,
-  inside the deployment service in the platform) to the same gristmill server.
+* gristmill via gateway: the same REST and gRPC requests through the local model gateway (its own
+  process here, inside the deployment service in the platform) to the same gristmill server.
 REST is V2 JSON through one httpx client, gRPC is V2 `ModelInfer` with raw contents through one stub.
 Requests alternate between the servers in rounds so background load hits both alike.
 Goal: gristmill p50 <= 1.2 x minimal.
@@ -72,9 +72,10 @@ server.start([model])
 GATEWAY = r'''
 import sys, time
 sys.path.insert(0, sys.argv[1])
-from services.deployment.gateway import Gateway, GatewayServer
-rest, port = sys.argv[2], int(sys.argv[3])
-GatewayServer(Gateway(lambda name: [(rest, 100, "mv-bench", "dep-bench")]), "127.0.0.1", port).start()
+from services.deployment.gateway import Backend, Gateway, GatewayServer
+rest, grpc_target, port, grpc_port = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+GatewayServer(Gateway(lambda name: [Backend(rest, grpc_target, 100, "mv-bench", "dep-bench")]), "127.0.0.1", port,
+              grpc_port).start()
 while True:
     time.sleep(3600)
 '''
@@ -153,10 +154,10 @@ def bench_latency(args, tmp: Path) -> list[tuple[str, float, float]]:
                             made.card_ref.uri, "--card_sha256", made.card_ref.sha256, "--http_port", str(hp),
                             "--grpc_port", str(gp), "--enable_latency_logging", "false"], env, hp, "gristmill",
                            tmp / "gristmill.log"))
-        gateway_py, gw = tmp / "gateway.py", free_port()
+        gateway_py, gw, ggw = tmp / "gateway.py", free_port(), free_port()
         gateway_py.write_text(GATEWAY)
-        procs.append(start([sys.executable, str(gateway_py), str(ROOT), f"http://127.0.0.1:{hp}", str(gw)], env, gw,
-                           "gateway", tmp / "gateway.log"))
+        procs.append(start([sys.executable, str(gateway_py), str(ROOT), f"http://127.0.0.1:{hp}", f"127.0.0.1:{gp}",
+                            str(gw), str(ggw)], env, gw, "gateway", tmp / "gateway.log"))
         body_pre = {"inputs": [{"name": "x", "shape": [1, 1, 8, 8], "datatype": "FP32",
                                 "data": x.reshape(-1).tolist()}]}
         body_raw = {"inputs": [{"name": "x", "shape": [1, 8, 8], "datatype": "UINT8",
@@ -168,7 +169,7 @@ def bench_latency(args, tmp: Path) -> list[tuple[str, float, float]]:
         http = httpx.Client(headers={"content-type": "application/json"})
         pre_json, raw_json = json.dumps(body_pre), json.dumps(body_raw)
         stubs = {k: ggrpc.GRPCInferenceServiceStub(grpc.insecure_channel(f"127.0.0.1:{gp}"))
-                 for k, (_, gp) in ports.items()}
+                 for k, (_, gp) in [*ports.items(), ("gateway", (gw, ggw))]}
         cases = {  # name -> (callable)
             "REST minimal": lambda: http.post(f"http://127.0.0.1:{ports['minimal'][0]}/v2/models/m/infer",
                                               content=pre_json),
@@ -181,6 +182,7 @@ def bench_latency(args, tmp: Path) -> list[tuple[str, float, float]]:
             "gRPC minimal": lambda: stubs["minimal"].ModelInfer(req_pre, timeout=10),
             "gRPC gristmill": lambda: stubs["gristmill"].ModelInfer(req_pre, timeout=10),
             "gRPC gristmill raw": lambda: stubs["gristmill"].ModelInfer(req_raw, timeout=10),
+            "gRPC gristmill via gateway": lambda: stubs["gateway"].ModelInfer(req_pre, timeout=10),
         }
         for fn in cases.values():                     # warm up, and check every case answers
             for _ in range(30):
@@ -297,8 +299,9 @@ def main() -> None:
                 base = by.get(name.split(" ")[0] + " minimal") if name.split(" ")[0] in ("REST", "gRPC") else None
                 ratio = f"{p50 / base[0]:.2f}x" if base else ""
                 print(f"{name:34s} {p50:8.2f} {p99:8.2f} {ratio:>15s} {cpu_ms:11.2f}")
-            direct, routed = by["REST gristmill"][0], by["REST gristmill via gateway"][0]
-            print(f"the gateway adds {routed - direct:.2f} ms at p50 ({routed / direct:.2f}x direct REST)")
+            for proto in ("REST", "gRPC"):
+                direct, routed = by[f"{proto} gristmill"][0], by[f"{proto} gristmill via gateway"][0]
+                print(f"the gateway adds {routed - direct:.2f} ms at p50 to {proto} ({routed / direct:.2f}x direct)")
         if not args.skip_drift:
             rows = bench_drift(args, tmp)
             by = {k: a for k, a, _ in rows}

@@ -41,18 +41,18 @@ def as_uint8(images: np.ndarray) -> np.ndarray:
     return np.round(images * (255 / 16)).astype(np.uint8)
 
 
-def gateway_url() -> str:
-    """The deployment service's local model gateway: one REST address that follows promotions."""
-    return f"http://127.0.0.1:{config.load(DeploymentSettings, 'deployment').gateway_port}"
+def gateway() -> tuple[str, str]:
+    """The deployment service's local model gateway (REST URL, gRPC target): addresses that follow promotions."""
+    s = config.load(DeploymentSettings, "deployment")
+    return f"http://127.0.0.1:{s.gateway_port}", f"127.0.0.1:{s.gateway_grpc_port}"
 
 
 class Traffic:
-    """Clients of the deployed model: V2 gRPC to its endpoint and V2 REST through the model gateway,
-    with ground truth sent back as feedback."""
+    """Clients of the deployed model through the model gateway, V2 gRPC and V2 REST, with ground truth
+    sent back as feedback."""
 
-    def __init__(self, deployment: dep.Deployment, model_name: str, monitoring: mon_grpc.MonitoringServiceStub):
-        self.grpc_url = deployment.grpc_endpoint.removeprefix("grpc://").removeprefix("http://")
-        self.rest_url = gateway_url()
+    def __init__(self, model_name: str, monitoring: mon_grpc.MonitoringServiceStub):
+        self.rest_url, self.grpc_url = gateway()
         self.model_name, self.monitoring = model_name, monitoring
         self.counter = 0
 
@@ -141,7 +141,7 @@ def model_half(ctx) -> None:
     d1 = wait_for(lambda: next((d for d in ready_deployments() if d.model_version_id == mv1.model_version_id),
                                None), 180, "the deployment of the first model")
     ctx.stages.done("deployed with KServe", f"{d1.model_name} {d1.model_version_id}: REST {d1.rest_endpoint}, "
-                    f"gRPC {d1.grpc_endpoint}; gateway {gateway_url()}/v2/models/{d1.model_name}/infer")
+                    f"gRPC {d1.grpc_endpoint}; gateway REST {gateway()[0]}, gRPC {gateway()[1]}")
 
     # --- traffic ---------------------------------------------------------------------------------
     digits = load_digits()
@@ -149,7 +149,7 @@ def model_half(ctx) -> None:
     rng = np.random.default_rng(7)
     order = rng.permutation(len(images))
     normal_idx, shift_idx = order[:300], order[300:600]
-    traffic = Traffic(d1, d1.model_name, monitoring)
+    traffic = Traffic(d1.model_name, monitoring)
     acc_normal = traffic.send(images[normal_idx], labels[normal_idx])
 
     def performance(min_labeled: int):  # logs reach monitoring through Kafka, a moment later
@@ -197,7 +197,7 @@ def model_half(ctx) -> None:
     if ev2.passed:
         d2 = wait_for(lambda: next((d for d in ready_deployments() if d.model_version_id == mv2.model_version_id),
                                    None), 180, "the promotion of the retrained model")
-        traffic = Traffic(d2, d2.model_name, monitoring)
+        traffic = Traffic(d2.model_name, monitoring)
         acc_after = traffic.send(shifted(images[shift_idx[:100]]), labels[shift_idx[:100]])
         ctx.stages.done("promoted", f"{d2.model_version_id} replaced {d2.previous_model_version_id}; rotated "
                         f"digits now {acc_after:.3f} accurate (was {acc_shifted:.3f})")

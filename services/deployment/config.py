@@ -16,6 +16,7 @@ class DeploymentSettings(Settings):
     worker_interval: float = 0.5          # seconds between scans for pending rollouts
     supervise_interval: float = 5.0       # local: seconds between liveness checks of READY servers (0: off)
     gateway_port: int = 8088              # local: one REST address for every model, split by canary weights (0: off)
+    gateway_grpc_port: int = 8089         # local: the same for V2 gRPC (0: off)
     # cluster mode
     namespace: str = "gristmill"
     serving_image: str = "gristmill/predictor:0.1.0"  # built by docker/predictor.Dockerfile

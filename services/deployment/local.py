@@ -4,16 +4,15 @@ Each server gets its own free port pair on 127.0.0.1 and is ready when KServe's
 `/v2/models/<name>/ready` answers 200 and its gRPC port accepts connections. A server that exits or
 misses the readiness deadline is stopped and the rollout fails; nothing else changes.
 
-Traffic split: the deployment service's model gateway (`gateway.py`, REST) routes each request to a
-READY deployment by the weights recorded on the deployments, which are also reported with both
-endpoints (`Deployment.endpoints`) for gRPC clients to choose from (`pick_endpoint`).
+Traffic split: the deployment service's model gateway (`gateway.py`, REST and V2 gRPC) routes each
+request to a READY deployment by the weights recorded on the deployments, which are also reported with
+both endpoints (`Deployment.endpoints`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import random
 import signal
 import socket
 import subprocess
@@ -108,19 +107,6 @@ def is_model_server(pid: int) -> bool:
             return b"services.serving" in f.read()
     except OSError:
         return True  # no /proc: trust the pid
-
-
-def pick_endpoint(endpoints: list[tuple[str, int]], rng: random.Random | None = None) -> str:
-    """Choose one of (endpoint, traffic_percent) by weight: the canary split for local clients."""
-    live = [(e, w) for e, w in endpoints if w > 0]
-    if not live:
-        raise ValueError("no endpoint has traffic")
-    r = (rng or random).uniform(0, sum(w for _, w in live))
-    for e, w in live:
-        r -= w
-        if r <= 0:
-            return e
-    return live[-1][0]
 
 
 class LocalServers:

@@ -56,6 +56,7 @@ def platform(tmp_path, monkeypatch):
         monkeypatch.setenv(f"GRISTMILL_{name.upper()}_PORT", str(free_port()))
         monkeypatch.setenv(f"GRISTMILL_{name.upper()}_METRICS_PORT", "0")
     monkeypatch.setenv("GRISTMILL_DEPLOYMENT_GATEWAY_PORT", str(free_port()))
+    monkeypatch.setenv("GRISTMILL_DEPLOYMENT_GATEWAY_GRPC_PORT", str(free_port()))
     p = Platform()
     p.up(SERVICES, timeout=180)
     yield p

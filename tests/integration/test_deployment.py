@@ -34,7 +34,8 @@ def env(tmp_path_factory, kafka_bootstrap):
     tmp = tmp_path_factory.mktemp("deployment-it")
     settings = DeploymentSettings(service="deployment", state_dir=tmp, port=0, metrics_port=0, grace_seconds=0.5,
                                   kafka_bootstrap=kafka_bootstrap, artifact_uri=(tmp / "artifacts").as_uri(),
-                                  ready_timeout=240, serving_log_sample_rate=0.0, gateway_port=free_port())
+                                  ready_timeout=240, serving_log_sample_rate=0.0, gateway_port=free_port(),
+                                  gateway_grpc_port=free_port())
     artifacts = ArtifactStore(settings.artifact_uri)
     stamp = str(int(time.time() * 1000))
     versions = {k: make_version(artifacts, "image", project=PROJECT, version_id=f"mv-{k}-{stamp}", seed=i)
@@ -123,6 +124,19 @@ def served_by(domain, model=NAME) -> str:
     return r.headers["x-gristmill-model-version"]
 
 
+def grpc_served_by(domain, model=NAME) -> str:
+    """Which version answered one V2 ModelInfer sent through the gateway's gRPC port."""
+    from kserve.protocol.grpc import grpc_predict_v2_pb2 as v2
+    from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc as v2_grpc
+
+    with grpc.insecure_channel(f"127.0.0.1:{domain.settings.gateway_grpc_port}") as ch:
+        req = v2.ModelInferRequest(model_name=model, inputs=[v2.ModelInferRequest.InferInputTensor(
+            name="p", datatype="UINT8", shape=[1, 8, 8])], raw_input_contents=[raw_images(1).tobytes()])
+        reply, call = v2_grpc.GRPCInferenceServiceStub(ch).ModelInfer.with_call(req, timeout=30)
+    assert reply.model_name == model and len(reply.outputs) >= 1
+    return dict(call.initial_metadata())["x-gristmill-model-version"]
+
+
 def test_passing_evaluation_deploys_once(env, deployed):
     domain, stub, producer, versions, _ = env
     a = versions["a"]
@@ -164,10 +178,13 @@ def test_canary_promote_and_rollback(env, deployed):
     old_rest = split[va][1]
     served = [served_by(domain) for _ in range(200)]   # the gateway splits 70/30 (binomial sd 6.5 around 60)
     assert served.count(va) + served.count(vb) == 200 and 30 <= served.count(vb) <= 90, served.count(vb)
+    served = [grpc_served_by(domain) for _ in range(200)]
+    assert served.count(va) + served.count(vb) == 200 and 30 <= served.count(vb) <= 90, served.count(vb)
 
     promoted = stub.Promote(pb.PromoteRequest(deployment_id=canary.deployment_id))
     assert promoted.canary_percent == 100 and [e.model_version_id for e in promoted.endpoints] == [vb]
     assert {served_by(domain) for _ in range(20)} == {vb}   # even while the old route is still cached
+    assert {grpc_served_by(domain) for _ in range(20)} == {vb}
     assert deployed.wait_for(lambda e: e.model_version_id == vb and e.canary_percent == 100)
     assert not answers(old_rest)  # the old version's server was stopped
 
@@ -178,6 +195,9 @@ def test_canary_promote_and_rollback(env, deployed):
     assert {served_by(domain) for _ in range(20)} == {va}
     unknown = httpx.post(f"http://127.0.0.1:{domain.settings.gateway_port}/v2/models/nobody/infer", json={})
     assert unknown.status_code == 404 and "no READY deployment" in unknown.json()["error"]
+    with pytest.raises(grpc.RpcError) as err:
+        grpc_served_by(domain, "nobody")
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND and "no READY deployment" in err.value.details()
     assert not answers(promoted.rest_endpoint)
     back = deployed.wait_for(lambda e: e.model_version_id == va and e.previous_model_version_id == vb)
     assert back.rest_endpoint == now.rest_endpoint

@@ -19,7 +19,8 @@ from services.common.store import Store
 from services.deployment.cluster import ClusterBackend, build_manifest
 from services.deployment.config import DeploymentSettings
 from services.deployment.domain import Deployments, check_model_name, default_model_name
-from services.deployment.local import Target, pick_endpoint
+from services.deployment.gateway import pick_endpoint
+from services.deployment.local import Target
 from services.deployment.models import Base
 
 CRD = Path("/work/shared/crds/kserve/serving.kserve.io_inferenceservices.yaml")
@@ -272,15 +273,16 @@ def test_gateway_picks_by_weight_caches_routes_and_refuses_unknown_models():
 
     from starlette.testclient import TestClient
 
-    from services.deployment.gateway import Gateway
+    from services.deployment.gateway import Backend, Gateway
 
     calls: list[str] = []
-    table = {"m": [("http://a", 70, "v1", "d1"), ("http://b", 30, "v2", "d2"), ("http://c", 0, "v0", "d0")]}
+    table = {"m": [Backend("http://a", "a:1", 70, "v1", "d1"), Backend("http://b", "b:1", 30, "v2", "d2"),
+                   Backend("http://c", "c:1", 0, "v0", "d0")]}
     g = Gateway(lambda name: calls.append(name) or table.get(name, []), rng=random.Random(0))
-    picks = [g.pick("m")[1] for _ in range(1000)]
+    picks = [g.pick("m").model_version_id for _ in range(1000)]
     assert 250 <= picks.count("v2") <= 350 and picks.count("v1") + picks.count("v2") == 1000
     assert calls == ["m"]                      # read once, then cached
-    assert g.pick("m", fresh=True)[0] in ("http://a", "http://b") and calls == ["m", "m"]
+    assert g.pick("m", fresh=True).rest in ("http://a", "http://b") and calls == ["m", "m"]
     assert g.pick("nobody") is None
     with TestClient(g.app) as client:
         missing = client.post("/v2/models/nobody/infer", json={})
