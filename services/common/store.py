@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import (
     Boolean,
@@ -31,12 +32,23 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from services.common.errors import NotFound
 from services.common.ids import decode_page_token, encode_page_token, page_size
 from services.common.migrations import migrate
+
+T = TypeVar("T")
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def get_or_not_found(session: Session, row_type: type[T], key: str, what: str) -> T:
+    """The row with primary key `key`, or NotFound naming it as `what` ("run", "dataset version")."""
+    row = session.get(row_type, key)
+    if row is None:
+        raise NotFound(f"{what} {key!r} does not exist")
+    return row
 
 
 def paginate(session: Session, query: Select, size: int, token: str) -> tuple[list, str]:

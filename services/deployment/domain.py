@@ -36,7 +36,7 @@ from services.common.artifacts import Artifact, ArtifactStore
 from services.common.bus import Publisher, new_meta
 from services.common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from services.common.ids import new_id
-from services.common.store import Store, paginate, utcnow
+from services.common.store import Store, get_or_not_found, paginate, utcnow
 from services.deployment.config import DeploymentSettings
 from services.deployment.local import Endpoints, LocalBackend, RolloutFailed, Target
 from services.deployment.models import (
@@ -511,10 +511,7 @@ class Deployments:
     def _get(s: Session, deployment_id: str) -> DeploymentRow:
         if not deployment_id:
             raise InvalidArgument("deployment_id is required")
-        row = s.get(DeploymentRow, deployment_id)
-        if row is None:
-            raise NotFound(f"deployment {deployment_id} does not exist")
-        return row
+        return get_or_not_found(s, DeploymentRow, deployment_id, "deployment")
 
     @staticmethod
     def _live(s: Session, model_name: str) -> tuple[DeploymentRow | None, DeploymentRow | None]:

@@ -32,7 +32,7 @@ from services.common.artifacts import ArtifactStore
 from services.common.bus import Publisher
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, require
 from services.common.ids import new_id
-from services.common.store import Store, paginate, utcnow
+from services.common.store import Store, get_or_not_found, paginate, utcnow
 from services.evaluation import events
 from services.evaluation.config import EvaluationSettings
 from services.evaluation.diagnosis import Diagnosis, diagnose
@@ -358,10 +358,7 @@ class EvaluationDomain:
     def get_evaluation(self, evaluation_id: str) -> EvaluationRow:
         require(evaluation_id, "evaluation_id is required")
         with self.store.session() as s:
-            row = s.get(EvaluationRow, evaluation_id)
-            if row is None:
-                raise NotFound(f"evaluation {evaluation_id!r} does not exist")
-            return row
+            return get_or_not_found(s, EvaluationRow, evaluation_id, "evaluation")
 
     def list_evaluations(self, project: str, size: int, token: str) -> tuple[list[EvaluationRow], str]:
         q = select(EvaluationRow).order_by(EvaluationRow.created_at.desc(), EvaluationRow.evaluation_id.desc())
@@ -439,8 +436,6 @@ class EvaluationDomain:
     def get_study(self, study_id: str) -> tuple[StudyRow, list[TrialRow]]:
         require(study_id, "study_id is required")
         with self.store.session() as s:
-            row = s.get(StudyRow, study_id)
-            if row is None:
-                raise NotFound(f"study {study_id!r} does not exist")
+            row = get_or_not_found(s, StudyRow, study_id, "study")
             trials = s.scalars(select(TrialRow).where(TrialRow.study_id == study_id).order_by(TrialRow.number)).all()
             return row, list(trials)

@@ -34,7 +34,7 @@ from services.common.errors import (
     Unavailable,
 )
 from services.common.ids import new_id
-from services.common.store import Store, paginate
+from services.common.store import Store, get_or_not_found, paginate
 from services.ingestion import formats, samples
 from services.ingestion.config import IngestionSettings
 from services.ingestion.models import DatasetRow, UploadRow, VersionRow
@@ -79,10 +79,7 @@ class Ingestion:
 
     def get_dataset(self, dataset_id: str) -> DatasetRow:
         with self.store.session() as s:
-            row = s.get(DatasetRow, dataset_id)
-            if row is None:
-                raise NotFound(f"dataset {dataset_id!r} does not exist")
-            return row
+            return get_or_not_found(s, DatasetRow, dataset_id, "dataset")
 
     def dataset_summaries(self, dataset_ids: list[str]) -> dict[str, tuple[str, int]]:
         """(latest version id, version count) per dataset, in one query for a whole page."""
@@ -105,10 +102,7 @@ class Ingestion:
     # --- versions --------------------------------------------------------------------------------
     def get_version(self, version_id: str) -> VersionRow:
         with self.store.session() as s:
-            row = s.get(VersionRow, version_id)
-            if row is None:
-                raise NotFound(f"dataset version {version_id!r} does not exist")
-            return row
+            return get_or_not_found(s, VersionRow, version_id, "dataset version")
 
     def list_versions(self, dataset_id: str, size: int, token: str) -> tuple[list[VersionRow], str]:
         self.get_dataset(dataset_id)
@@ -275,10 +269,7 @@ class Ingestion:
 
     def upload_status(self, upload_id: str) -> UploadRow:
         with self.store.session() as s:
-            row = s.get(UploadRow, upload_id)
-            if row is None:
-                raise NotFound(f"upload {upload_id!r} does not exist")
-            return row
+            return get_or_not_found(s, UploadRow, upload_id, "upload")
 
     def write_chunk(self, upload_id: str, offset: int, data: bytes, crc32: int) -> int:
         """Append one chunk; returns the new acknowledged offset."""

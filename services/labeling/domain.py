@@ -68,7 +68,7 @@ from gristmill.events.v1 import events_pb2 as ev
 from services.common import bus, ids
 from services.common.artifacts import Artifact, ArtifactStore
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, require
-from services.common.store import Store, paginate, utcnow
+from services.common.store import Store, get_or_not_found, paginate, utcnow
 from services.labeling import agreement as ag
 from services.labeling import events
 from services.labeling.config import LabelingSettings
@@ -571,9 +571,7 @@ class LabelingDomain:
         self._require_annotator(annotator_id)
         with self._write:
             with self.store.session() as s:
-                task = s.get(TaskRow, task_id)
-                if task is None:
-                    raise NotFound(f"task {task_id!r} does not exist")
+                task = get_or_not_found(s, TaskRow, task_id, "task")
                 job = self._job_row(s, task.job_id)
                 self._require_open(job)
                 params = _params_from_json(job.params)
@@ -934,10 +932,7 @@ class LabelingDomain:
 
     def _job_row(self, s: Session, job_id: str) -> JobRow:
         require(job_id.strip(), "job_id is required")
-        row = s.get(JobRow, job_id)
-        if row is None:
-            raise NotFound(f"labeling job {job_id!r} does not exist")
-        return row
+        return get_or_not_found(s, JobRow, job_id, "labeling job")
 
     @staticmethod
     def _require_open(job: JobRow) -> None:

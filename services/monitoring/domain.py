@@ -41,7 +41,7 @@ from services.common.artifacts import Artifact, ArtifactStore
 from services.common.bus import Publisher, new_meta
 from services.common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from services.common.ids import new_id
-from services.common.store import Store, paginate, utcnow
+from services.common.store import Store, get_or_not_found, paginate, utcnow
 from services.monitoring import drift
 from services.monitoring.config import MonitoringSettings
 from services.monitoring.models import (
@@ -380,10 +380,7 @@ class Monitoring:
 
     def get_report(self, report_id: str) -> DriftReportRow:
         with self.store.session() as s:
-            row = s.get(DriftReportRow, report_id)
-            if row is None:
-                raise NotFound(f"drift report {report_id} does not exist")
-            return row
+            return get_or_not_found(s, DriftReportRow, report_id, "drift report")
 
     def drift_summary(self, model_name: str) -> DriftReportRow:
         if not model_name:

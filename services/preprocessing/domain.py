@@ -28,7 +28,7 @@ from services.common.bus import Publisher
 from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted, require
 from services.common.features import MEDIA_TYPE as TRANSFORM_MEDIA_TYPE
 from services.common.ids import new_id
-from services.common.store import Store, paginate, utcnow
+from services.common.store import Store, get_or_not_found, paginate, utcnow
 from services.preprocessing import pipeline
 from services.preprocessing.config import PreprocessingSettings
 from services.preprocessing.events import PRODUCER, features_ready
@@ -93,10 +93,7 @@ class Preprocessing:
     def get_feature_set(self, feature_set_id: str) -> FeatureSetRow:
         require(feature_set_id, "feature_set_id is required")
         with self.store.session() as s:
-            row = s.get(FeatureSetRow, feature_set_id)
-        if row is None:
-            raise NotFound(f"feature set {feature_set_id!r} does not exist")
-        return row
+            return get_or_not_found(s, FeatureSetRow, feature_set_id, "feature set")
 
     def list_feature_sets(self, project: str, size: int, token: str) -> tuple[list[FeatureSetRow], str]:
         q = select(FeatureSetRow).order_by(FeatureSetRow.created_at, FeatureSetRow.feature_set_id)

@@ -40,7 +40,7 @@ from services.common.errors import (
     require,
 )
 from services.common.ids import new_id
-from services.common.store import Store, paginate, utcnow
+from services.common.store import Store, get_or_not_found, paginate, utcnow
 from services.training import events
 from services.training.config import TrainingSettings
 from services.training.executors import Execution, kill_group, stale_driver_alive
@@ -570,10 +570,7 @@ class TrainingDomain:
     def get_run(self, run_id: str) -> RunRow:
         require(run_id, "run_id is required")
         with self.store.session() as s:
-            row = s.get(RunRow, run_id)
-            if row is None:
-                raise NotFound(f"run {run_id!r} does not exist")
-            return row
+            return get_or_not_found(s, RunRow, run_id, "run")
 
     def list_runs(self, project: str, size: int, token: str) -> tuple[list[RunRow], str]:
         q = select(RunRow).order_by(RunRow.created_at.desc(), RunRow.run_id.desc())
@@ -635,10 +632,7 @@ class TrainingDomain:
     def get_model_version(self, model_version_id: str) -> ModelVersionRow:
         require(model_version_id, "model_version_id is required")
         with self.store.session() as s:
-            row = s.get(ModelVersionRow, model_version_id)
-            if row is None:
-                raise NotFound(f"model version {model_version_id!r} does not exist")
-            return row
+            return get_or_not_found(s, ModelVersionRow, model_version_id, "model version")
 
     def list_model_versions(self, project: str, size: int, token: str) -> tuple[list[ModelVersionRow], str]:
         q = select(ModelVersionRow).order_by(ModelVersionRow.created_at.desc(),

@@ -11,19 +11,19 @@ import time
 import grpc
 import httpx
 import pytest
-from kafka import KafkaConsumer
 
 from gristmill.common.v1 import common_pb2
 from gristmill.deployment.v1 import deployment_pb2 as pb
 from gristmill.deployment.v1 import deployment_pb2_grpc as pb_grpc
 from gristmill.events.v1 import events_pb2 as ev
 from services.common.artifacts import ArtifactStore
-from services.common.bus import TOPICS, make_producer, new_meta
+from services.common.bus import make_producer, new_meta
 from services.common.grpc_server import channel_options
 from services.common.kafka_local import free_port
 from services.deployment.config import DeploymentSettings
 from services.deployment.server import build
 from services.serving.testing import make_version, raw_images
+from tests.events import Topic, publish
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 PROJECT, NAME = "loop", "loop"
@@ -49,15 +49,6 @@ def env(tmp_path_factory, kafka_bootstrap):
     running.stop()
 
 
-def publish(producer, event) -> None:
-    m = event.meta
-    headers = [("event_id", m.event_id.encode()), ("event_type", event.DESCRIPTOR.full_name.encode()),
-               ("project", m.project.encode()), ("correlation_id", m.correlation_id.encode()),
-               ("producer", m.producer.encode())]
-    producer.send(TOPICS[type(event)], value=event.SerializeToString(), key=m.project.encode(),
-                  headers=headers).get(timeout=30)
-
-
 def trained(made, sha=None) -> ev.ModelTrained:
     return ev.ModelTrained(meta=new_meta("training", PROJECT), run_id="run-1",
                            model_version_id=made.card.model_version_id, feature_set_id="fs-1",
@@ -70,30 +61,11 @@ def evaluated(made, passed=True, evaluation_id=None) -> ev.ModelEvaluated:
                              evaluation_id=evaluation_id or f"eval-{made.card.model_version_id}", passed=passed)
 
 
-class Deployed:
-    """ModelDeployed events read from the topic as they come."""
-
-    def __init__(self, bootstrap):
-        self.consumer = KafkaConsumer(TOPICS[ev.ModelDeployed], bootstrap_servers=bootstrap,
-                                      auto_offset_reset="earliest")
-        self.seen: list[ev.ModelDeployed] = []
-
-    def wait_for(self, match, timeout=300.0) -> ev.ModelDeployed:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            hit = [e for e in self.seen if match(e)]
-            if hit:
-                return hit[-1]
-            for recs in self.consumer.poll(timeout_ms=300).values():
-                self.seen += [ev.ModelDeployed.FromString(r.value) for r in recs]
-        raise AssertionError(f"no matching ModelDeployed; saw {[(e.model_version_id, e.canary_percent) for e in self.seen]}")
-
-
 @pytest.fixture(scope="module")
 def deployed(env):
-    d = Deployed(env[4])
+    d = Topic(env[4], ev.ModelDeployed)
     yield d
-    d.consumer.close()
+    d.close()
 
 
 def wait_until(cond, timeout=120.0, what="condition"):

@@ -9,46 +9,23 @@ import time
 import grpc
 import httpx
 import pytest
-from kafka import KafkaConsumer
 
 from gristmill.common.v1 import common_pb2
 from gristmill.events.v1 import events_pb2 as ev
 from gristmill.monitoring.v1 import monitoring_pb2 as pb
 from gristmill.monitoring.v1 import monitoring_pb2_grpc as pb_grpc
 from services.common.artifacts import ArtifactStore
-from services.common.bus import TOPICS, make_producer, new_meta
+from services.common.bus import make_producer, new_meta
 from services.common.grpc_server import channel_options
 from services.deployment.config import DeploymentSettings
 from services.deployment.local import LocalServers, Target
 from services.monitoring.config import MonitoringSettings
 from services.monitoring.server import build
 from services.serving.testing import make_version, raw_images
+from tests.events import Topic, publish
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 PROJECT, NAME = "mon-it", "mon-digits"
-
-
-def publish(producer, event) -> None:
-    m = event.meta
-    producer.send(TOPICS[type(event)], value=event.SerializeToString(), key=m.project.encode(),
-                  headers=[("event_id", m.event_id.encode()), ("project", m.project.encode())]).get(timeout=30)
-
-
-class Topic:
-    def __init__(self, bootstrap, cls):
-        self.cls = cls
-        self.consumer = KafkaConsumer(TOPICS[cls], bootstrap_servers=bootstrap, auto_offset_reset="earliest")
-        self.seen = []
-
-    def wait_for(self, match, timeout=240.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            hit = [e for e in self.seen if match(e)]
-            if hit:
-                return hit[-1]
-            for recs in self.consumer.poll(timeout_ms=300).values():
-                self.seen += [self.cls.FromString(r.value) for r in recs]
-        raise AssertionError(f"no matching {self.cls.__name__}")
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +97,7 @@ def test_windows_from_real_traffic_detect_drift(env):
     assert domain.artifacts.read_bytes(summary.html.uri, summary.html.sha256).lstrip().startswith(b"<!DOCTYPE html>")
     reports = stub.ListDriftReports(pb.ListDriftReportsRequest(model_name=NAME)).reports
     assert [r.report_id for r in reports] == [alert.report_id, first.report_id]
-    drift_topic.consumer.close()
+    drift_topic.close()
 
 
 def test_delayed_labels_degrade_and_performance(env):
@@ -142,4 +119,4 @@ def test_delayed_labels_degrade_and_performance(env):
     assert perf.requests >= 6 and perf.labeled == 6 and perf.accuracy == 0.0 and perf.task == "classification"
     assert perf.latency_p50_ms > 0 and perf.latency_p99_ms >= perf.latency_p50_ms
     assert perf.resources_known and perf.memory_mb > 50 and perf.cpu_percent >= 0
-    degraded.consumer.close()
+    degraded.close()
