@@ -140,8 +140,9 @@ def model_half(ctx) -> None:
     # --- deploy (ModelEvaluated -> deployment -> KServe ModelServer) ----------------------------
     d1 = wait_for(lambda: next((d for d in ready_deployments() if d.model_version_id == mv1.model_version_id),
                                None), 180, "the deployment of the first model")
+    traffic = Traffic(d1.model_name, monitoring)
     ctx.stages.done("deployed with KServe", f"{d1.model_name} {d1.model_version_id}: REST {d1.rest_endpoint}, "
-                    f"gRPC {d1.grpc_endpoint}; gateway REST {gateway()[0]}, gRPC {gateway()[1]}")
+                    f"gRPC {d1.grpc_endpoint}; gateway REST {traffic.rest_url}, gRPC {traffic.grpc_url}")
 
     # --- traffic ---------------------------------------------------------------------------------
     digits = load_digits()
@@ -149,7 +150,6 @@ def model_half(ctx) -> None:
     rng = np.random.default_rng(7)
     order = rng.permutation(len(images))
     normal_idx, shift_idx = order[:300], order[300:600]
-    traffic = Traffic(d1.model_name, monitoring)
     acc_normal = traffic.send(images[normal_idx], labels[normal_idx])
 
     def performance(min_labeled: int):  # logs reach monitoring through Kafka, a moment later
@@ -197,7 +197,7 @@ def model_half(ctx) -> None:
     if ev2.passed:
         d2 = wait_for(lambda: next((d for d in ready_deployments() if d.model_version_id == mv2.model_version_id),
                                    None), 180, "the promotion of the retrained model")
-        traffic = Traffic(d2.model_name, monitoring)
+        # same gateway addresses as before: the gateway follows the promotion
         acc_after = traffic.send(shifted(images[shift_idx[:100]]), labels[shift_idx[:100]])
         ctx.stages.done("promoted", f"{d2.model_version_id} replaced {d2.previous_model_version_id}; rotated "
                         f"digits now {acc_after:.3f} accurate (was {acc_shifted:.3f})")
