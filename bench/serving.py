@@ -72,10 +72,11 @@ server.start([model])
 GATEWAY = r'''
 import sys, time
 sys.path.insert(0, sys.argv[1])
-from services.deployment.gateway import Backend, Gateway, GatewayServer
+from services.deployment.domain import EndpointView
+from services.deployment.gateway import Gateway, GatewayServer
 rest, grpc_target, port, grpc_port = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-GatewayServer(Gateway(lambda name: [Backend(rest, grpc_target, 100, "mv-bench", "dep-bench")]), "127.0.0.1", port,
-              grpc_port).start()
+GatewayServer(Gateway(lambda name: [EndpointView("dep-bench", "mv-bench", rest, grpc_target, 100)]), "127.0.0.1",
+              port, grpc_port).start()
 while True:
     time.sleep(3600)
 '''

@@ -18,7 +18,6 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from typing import NamedTuple
 
 import grpc
 import httpx
@@ -29,6 +28,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from services.deployment.domain import EndpointView
 
 log = logging.getLogger(__name__)
 
@@ -58,36 +59,26 @@ def pick_endpoint(endpoints: list[tuple[str, int]], rng: random.Random | None = 
     return live[-1][0]
 
 
-class Backend(NamedTuple):
-    """One READY deployment of a model name."""
-
-    rest: str
-    grpc: str
-    traffic_percent: int
-    model_version_id: str
-    deployment_id: str
-
-
-Routes = Callable[[str], list[Backend]]
+Routes = Callable[[str], list[EndpointView]]   # the READY deployments of a model name (`Deployments.endpoints`)
 
 
 class Gateway:
     def __init__(self, routes: Routes, rng: random.Random | None = None) -> None:
         self._routes, self._rng = routes, rng or random.Random()
-        self._cache: dict[str, tuple[float, list[Backend]]] = {}
+        self._cache: dict[str, tuple[float, list[EndpointView]]] = {}
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=2.0))
         self._channels: dict[str, grpc.aio.Channel] = {}
         self.app = Starlette(routes=[Route("/healthz", self._health),
                                      Route("/{path:path}", self._forward, methods=["GET", "POST"])])
 
-    def routes(self, model_name: str, fresh: bool = False) -> list[Backend]:
+    def routes(self, model_name: str, fresh: bool = False) -> list[EndpointView]:
         hit = self._cache.get(model_name)
         if fresh or hit is None or time.monotonic() - hit[0] > _ROUTE_TTL_S:
             hit = (time.monotonic(), self._routes(model_name))
             self._cache[model_name] = hit
         return hit[1]
 
-    def pick(self, model_name: str, fresh: bool = False) -> Backend | None:
+    def pick(self, model_name: str, fresh: bool = False) -> EndpointView | None:
         """A deployment chosen by traffic share, or None when nothing serves the name."""
         live = {b.deployment_id: b for b in self.routes(model_name, fresh) if b.traffic_percent > 0}
         if not live:

@@ -9,7 +9,7 @@ from services.common.runtime import Runtime
 from services.deployment import events
 from services.deployment.config import DeploymentSettings
 from services.deployment.domain import Deployments
-from services.deployment.gateway import Backend, Gateway, GatewayServer
+from services.deployment.gateway import Gateway, GatewayServer
 from services.deployment.models import Base
 from services.deployment.servicer import DeploymentServicer
 
@@ -26,9 +26,8 @@ def build(settings: DeploymentSettings, configure_logging: bool = False, backend
     domain.start()
     running.on_stop(domain.close)  # runs before Runtime.close (stop hooks run in reverse)
     if settings.mode == "local" and settings.gateway_port:
-        gateway = GatewayServer(Gateway(lambda name: [Backend(e.rest, e.grpc, e.traffic_percent, e.model_version_id,
-                                                              e.deployment_id) for e in domain.endpoints(name)]),
-                                settings.host, settings.gateway_port, settings.gateway_grpc_port)
+        gateway = GatewayServer(Gateway(domain.endpoints), settings.host, settings.gateway_port,
+                                settings.gateway_grpc_port)
         gateway.start()
         running.on_stop(gateway.stop)
     return running, domain

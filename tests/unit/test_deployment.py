@@ -273,11 +273,12 @@ def test_gateway_picks_by_weight_caches_routes_and_refuses_unknown_models():
 
     from starlette.testclient import TestClient
 
-    from services.deployment.gateway import Backend, Gateway
+    from services.deployment.domain import EndpointView
+    from services.deployment.gateway import Gateway
 
     calls: list[str] = []
-    table = {"m": [Backend("http://a", "a:1", 70, "v1", "d1"), Backend("http://b", "b:1", 30, "v2", "d2"),
-                   Backend("http://c", "c:1", 0, "v0", "d0")]}
+    table = {"m": [EndpointView("d1", "v1", "http://a", "a:1", 70), EndpointView("d2", "v2", "http://b", "b:1", 30),
+                   EndpointView("d0", "v0", "http://c", "c:1", 0)]}
     g = Gateway(lambda name: calls.append(name) or table.get(name, []), rng=random.Random(0))
     picks = [g.pick("m").model_version_id for _ in range(1000)]
     assert 250 <= picks.count("v2") <= 350 and picks.count("v1") + picks.count("v2") == 1000
